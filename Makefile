@@ -1,0 +1,21 @@
+# Two entry points: `make demo` and `make test` (see README Quick start).
+PYTHON ?= python3
+export HF_HUB_OFFLINE := 1
+export TOKENIZERS_PARALLELISM := false
+
+.PHONY: install demo test lint bench
+
+install:
+	$(PYTHON) -m pip install -q -e '.[dev]'
+
+demo: install
+	understudy demo
+
+lint:
+	$(PYTHON) -m ruff check src tests benchmarks
+
+test: install lint
+	$(PYTHON) -m pytest -q
+
+bench: install
+	$(PYTHON) benchmarks/run.py
