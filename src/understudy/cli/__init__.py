@@ -1,0 +1,66 @@
+"""The `understudy` command line: one module per command group, all thin over the library."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import typer
+
+from ..errors import UnderstudyError
+from ..workspace import Workspace
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+app = typer.Typer(
+    help="understudy learns how a team answers its support tickets and drafts the next answers.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+
+@app.callback()
+def _root(
+    ctx: typer.Context,
+    home: Path | None = typer.Option(
+        None, "--home", help="Workspace folder (default: $UNDERSTUDY_HOME or ~/.local/share)."
+    ),
+) -> None:
+    ctx.obj = home
+
+
+def workspace(ctx: typer.Context) -> Workspace:
+    """The workspace named by --home (found on the root context)."""
+    root = ctx.find_root()
+    if not isinstance(root.obj, Workspace):
+        root.obj = Workspace(root.obj)
+    return root.obj
+
+
+from . import answer, demo, eval, index, review, sync  # noqa: E402,F401  (registers commands)
+
+
+def main() -> None:
+    try:
+        app(standalone_mode=False)
+    except UnderstudyError as exc:
+        typer.secho(f"Error: {exc}", fg="red", err=True)
+        sys.exit(exc.exit_code)
+    except typer.Abort:
+        typer.echo("Aborted.", err=True)
+        sys.exit(1)
+    except KeyboardInterrupt:
+        typer.echo("Interrupted.", err=True)
+        sys.exit(130)
+    except Exception as exc:  # click usage errors and the like
+        import click
+
+        if isinstance(exc, click.exceptions.Exit):
+            sys.exit(exc.exit_code)
+        if isinstance(exc, click.ClickException):
+            exc.show()
+            sys.exit(exc.exit_code)
+        raise

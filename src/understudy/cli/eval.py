@@ -1,0 +1,1 @@
+"""`understudy eval`: being written."""

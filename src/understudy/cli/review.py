@@ -1,0 +1,1 @@
+"""`understudy review`: being written."""

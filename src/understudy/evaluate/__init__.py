@@ -1,0 +1,1 @@
+"""Measuring answer quality: metrics, benchmark loaders, backtests."""

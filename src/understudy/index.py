@@ -1,0 +1,253 @@
+"""The knowledge index: BM25 fused with embedding cosine over answered threads and passages."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from functools import cache
+
+import bm25s
+import numpy as np
+
+from .embeddings import Embedder, get_embedder
+from .records import Message, Thread
+from .store import Store
+from .text import is_procedural
+
+# Share of the BM25 score in the fused score, chosen on SemEval-2016 train and dev data
+# (docs/benchmarks.md): 0 is embeddings alone, 1 is BM25 alone.
+BM25_WEIGHT = 0.35
+EMBED_CHARS = 1500  # the model reads at most 256 word pieces; more text only costs time
+
+
+@dataclass
+class KnowledgeItem:
+    """What the answerer can retrieve: an answered thread or a passage."""
+
+    key: str  # "thread:ID" or "passage:ID"
+    kind: str  # "thread" or "passage"
+    title: str
+    question: str  # text matched against a new ticket
+    answer: str  # the team's answer (markdown) or the passage text
+    url: str
+    created_at: str = ""
+    thread_id: int | None = None
+
+    @property
+    def embed_text(self) -> str:
+        return f"{self.title}\n{self.question}"[:EMBED_CHARS]
+
+    @property
+    def search_text(self) -> str:
+        return f"{self.title}\n{self.question}\n{self.answer}"
+
+    def content_hash(self) -> str:
+        return hashlib.sha256(self.embed_text.encode()).hexdigest()
+
+
+@dataclass
+class Hit:
+    item: KnowledgeItem
+    score: float
+    cosine: float
+    bm25: float
+
+
+def answer_messages(thread: Thread, extra_patterns: list[str] | None = None) -> list[Message]:
+    """The team's substantive replies: no system notes, bots, or procedural one-liners."""
+    return [
+        m
+        for m in thread.messages[1:]
+        if m.is_team
+        and not m.is_bot
+        and m.kind == "reply"
+        and m.text.strip()
+        and not is_procedural(m.text, extra_patterns)
+    ]
+
+
+def thread_item(thread: Thread, extra_patterns: list[str] | None = None) -> KnowledgeItem | None:
+    """The knowledge item of an answered thread, or None if no team reply answers it."""
+    replies = answer_messages(thread, extra_patterns)
+    if not replies or thread.id is None:
+        return None
+    question = thread.messages[0].text if thread.messages else ""
+    return KnowledgeItem(
+        key=f"thread:{thread.id}",
+        kind="thread",
+        title=thread.title,
+        question=question,
+        answer="\n\n".join(m.body.strip() for m in replies),
+        url=thread.url,
+        created_at=thread.created_at,
+        thread_id=thread.id,
+    )
+
+
+_TOKEN = re.compile(r"[a-z0-9]+(?:['_.-][a-z0-9]+)*")
+
+
+@cache
+def _stemmer():
+    try:
+        import Stemmer
+
+        return Stemmer.Stemmer("english")
+    except ImportError:  # stemming helps BM25 but is not required
+        return None
+
+
+def tokenize(text: str) -> list[str]:
+    """Lowercased word tokens without English stopwords, stemmed; the BM25 vocabulary."""
+    from bm25s.stopwords import STOPWORDS_EN
+
+    words = [w for w in _TOKEN.findall(text.lower()) if w not in STOPWORDS_EN]
+    stemmer = _stemmer()
+    return stemmer.stemWords(words) if stemmer else words
+
+
+class BM25:
+    """bm25s over pre-tokenised texts, scoring every document for a query."""
+
+    def __init__(self, texts: Iterable[str]):
+        corpus = [tokenize(t) or ["\x00"] for t in texts]
+        self.size = len(corpus)
+        self.model = bm25s.BM25()
+        if corpus:
+            self.model.index(corpus, show_progress=False)
+
+    def scores(self, query: str) -> np.ndarray:
+        if not self.size:
+            return np.zeros(0, dtype=np.float32)
+        tokens = [t for t in tokenize(query) if t in self.model.vocab_dict]
+        if not tokens:
+            return np.zeros(self.size, dtype=np.float32)
+        return np.asarray(self.model.get_scores(tokens), dtype=np.float32)
+
+
+def fuse(bm25: np.ndarray, cosine: np.ndarray, weight: float = BM25_WEIGHT) -> np.ndarray:
+    """Weighted sum of cosine and BM25 scaled to [0, 1] by the best BM25 score of the query."""
+    top = float(bm25.max()) if bm25.size else 0.0
+    scaled = bm25 / top if top > 0 else bm25
+    return weight * scaled + (1.0 - weight) * cosine
+
+
+@dataclass
+class IndexStats:
+    items: int
+    embedded: int
+    reused: int
+    removed: int
+
+
+class KnowledgeIndex:
+    """All knowledge items of a store, kept in memory; embeddings cached in the store."""
+
+    def __init__(self, store: Store, embedder: Embedder | None = None, weight: float = BM25_WEIGHT):
+        self.store = store
+        self._embedder = embedder
+        self.weight = weight
+        self.items: list[KnowledgeItem] = []
+        self.matrix = np.zeros((0, 0), dtype=np.float32)
+        self.bm25: BM25 | None = None
+        self.extra_patterns: list[str] = []
+
+    @property
+    def embedder(self) -> Embedder:
+        if self._embedder is None:
+            self._embedder = get_embedder()
+        return self._embedder
+
+    @property
+    def ready(self) -> bool:
+        return self.bm25 is not None
+
+    def collect(self) -> list[KnowledgeItem]:
+        items = []
+        for thread in self.store.threads():
+            item = thread_item(thread, self.extra_patterns)
+            if item:
+                items.append(item)
+        for passage in self.store.passages():
+            items.append(
+                KnowledgeItem(
+                    key=f"passage:{passage.id}",
+                    kind="passage",
+                    title=passage.heading or passage.path,
+                    question=passage.text,
+                    answer=passage.text,
+                    url=passage.url or passage.path,
+                )
+            )
+        return items
+
+    def build(
+        self, rebuild: bool = False, progress: Callable[[int, int], None] | None = None
+    ) -> IndexStats:
+        """Embed what is new or changed, drop what is gone, and load everything for search."""
+        model = self.embedder.name
+        items = self.collect()
+        cached = {} if rebuild else self.store.embeddings(model)
+        keys = {item.key for item in items}
+        removed = [k for k in cached if k not in keys]
+        if rebuild:
+            self.store.db.execute("DELETE FROM embeddings WHERE model = ?", (model,))
+            self.store.db.commit()
+        elif removed:
+            self.store.delete_embeddings(model, removed)
+        todo = [i for i in items if cached.get(i.key, ("",))[0] != i.content_hash()]
+        dim = self.embedder.dim
+        batch = 256
+        for start in range(0, len(todo), batch):
+            chunk = todo[start : start + batch]
+            vectors = self.embedder.encode([i.embed_text for i in chunk])
+            rows = [(i.key, i.content_hash(), v.tobytes()) for i, v in zip(chunk, vectors, strict=True)]
+            self.store.put_embeddings(model, rows)
+            for key, digest, blob in rows:
+                cached[key] = (digest, blob)
+            if progress:
+                progress(min(start + batch, len(todo)), len(todo))
+        matrix = np.zeros((len(items), dim), dtype=np.float32)
+        for row, item in enumerate(items):
+            matrix[row] = np.frombuffer(cached[item.key][1], dtype=np.float32)
+        self.items, self.matrix = items, matrix
+        self.bm25 = BM25(i.search_text for i in items)
+        return IndexStats(len(items), len(todo), len(items) - len(todo), len(removed))
+
+    def search(
+        self,
+        query: str,
+        k: int = 5,
+        before: str | None = None,
+        exclude_threads: set[int] | None = None,
+        kinds: set[str] | None = None,
+    ) -> list[Hit]:
+        """The k best items for `query`; `before` keeps only items created earlier (ISO time)."""
+        if not self.ready:
+            self.build()
+        if not self.items:
+            return []
+        vector = self.embedder.encode([query])[0]
+        cosine = self.matrix @ vector
+        bm25 = self.bm25.scores(query)
+        fused = fuse(bm25, cosine, self.weight)
+        if before or exclude_threads or kinds:
+            allowed = np.array(
+                [
+                    (not before or (item.created_at and item.created_at < before))
+                    and not (exclude_threads and item.thread_id in exclude_threads)
+                    and (not kinds or item.kind in kinds)
+                    for item in self.items
+                ]
+            )
+            fused = np.where(allowed, fused, -np.inf)
+        k = min(k, len(self.items))
+        top = np.argpartition(-fused, k - 1)[:k]
+        top = top[np.argsort(-fused[top], kind="stable")]
+        return [
+            Hit(self.items[i], float(fused[i]), float(cosine[i]), float(bm25[i]))
+            for i in top
+            if np.isfinite(fused[i])
+        ]

@@ -1,0 +1,118 @@
+"""The records understudy passes around: threads, messages, passages, drafts."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+MESSAGE_KINDS = ("question", "reply", "system")
+DRAFT_STATUSES = ("new", "saved", "sent", "discarded")
+
+
+@dataclass
+class Message:
+    """One post in a thread."""
+
+    external_id: str
+    author: str
+    body: str
+    created_at: str
+    kind: str = "reply"
+    is_team: bool = False
+    is_bot: bool = False
+    text: str = ""
+    id: int | None = None
+
+
+@dataclass
+class Thread:
+    """One problem and the talk about it; messages[0] is the question."""
+
+    source: str
+    external_id: str
+    url: str
+    title: str
+    state: str = "opened"
+    created_at: str = ""
+    updated_at: str = ""
+    project: str = ""
+    labels: list[str] = field(default_factory=list)
+    messages: list[Message] = field(default_factory=list)
+    meta: dict[str, Any] = field(default_factory=dict)
+    id: int | None = None
+
+    @property
+    def question(self) -> Message | None:
+        return self.messages[0] if self.messages else None
+
+    @property
+    def body(self) -> str:
+        return self.messages[0].body if self.messages else ""
+
+    def content_hash(self) -> str:
+        """Hash of everything synced from the source; ids assigned locally are left out."""
+        payload = asdict(self)
+        payload.pop("id")
+        for message in payload["messages"]:
+            message.pop("id")
+            message.pop("text")  # derived from body when stored
+        raw = json.dumps(payload, sort_keys=True, ensure_ascii=False)
+        return hashlib.sha256(raw.encode()).hexdigest()
+
+
+@dataclass
+class Passage:
+    """A chunk of documentation."""
+
+    source: str
+    path: str
+    heading: str
+    text: str
+    url: str = ""
+    id: int | None = None
+
+    def content_hash(self) -> str:
+        raw = json.dumps([self.source, self.path, self.heading, self.text, self.url])
+        return hashlib.sha256(raw.encode()).hexdigest()
+
+
+@dataclass
+class SourceRef:
+    """A knowledge item a draft drew on, with its retrieval score."""
+
+    kind: str  # "thread" or "passage"
+    key: str
+    url: str
+    title: str
+    score: float
+    thread_id: int | None = None
+
+
+@dataclass
+class Draft:
+    """A proposed answer for a thread."""
+
+    thread_id: int
+    text: str
+    backend: str
+    model: str = ""
+    confidence: float = 0.0
+    abstained: bool = False
+    sources: list[SourceRef] = field(default_factory=list)
+    status: str = "new"
+    final_text: str | None = None
+    sent_to: str | None = None
+    sent_id: str | None = None
+    error: str | None = None
+    created_at: str = ""
+    updated_at: str = ""
+    id: int | None = None
+    thread_url: str = ""
+    thread_title: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["sources"] = [asdict(s) for s in self.sources]
+        return data

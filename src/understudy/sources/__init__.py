@@ -1,0 +1,66 @@
+"""Sources: each yields records into the store; no source knows another."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..errors import InputError
+from ..plugins import load, registry
+from ..records import Passage, Thread
+from ..workspace import Workspace
+from .base import Source
+
+__all__ = ["Source", "SyncReport", "resolve_ticket", "sync"]
+
+
+@dataclass
+class SyncReport:
+    source: str
+    new: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    skipped: int = 0
+    problems: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return self.__dict__.copy()
+
+
+def sync(
+    workspace: Workspace,
+    name: str,
+    progress: Callable[[Thread | Passage], None] | None = None,
+    **options: Any,
+) -> SyncReport:
+    """Run source `name` and upsert what it yields; syncing twice changes nothing."""
+    source: Source = load("sources", name)(workspace.settings, workspace.store)
+    report = SyncReport(name)
+    for record in source.fetch(**options):
+        if isinstance(record, Thread):
+            outcome = workspace.store.upsert_thread(record)
+        else:
+            outcome = workspace.store.upsert_passage(record)
+        setattr(report, outcome, getattr(report, outcome) + 1)
+        if progress:
+            progress(record)
+    report.skipped = source.skipped
+    report.problems = source.problems
+    return report
+
+
+def resolve_ticket(workspace: Workspace, ref: str) -> Thread:
+    """A ticket from an issue URL (any source that handles it), a file, or '-' for stdin."""
+    from .files import ticket_from_file
+
+    if ref.startswith(("http://", "https://")):
+        for name in registry("sources"):
+            cls = load("sources", name)
+            if cls.handles_url(ref):
+                return cls(workspace.settings, workspace.store).fetch_url(ref)
+        raise InputError(
+            f"No source recognises {ref}: give a GitLab issue URL like "
+            "https://HOST/group/project/-/issues/42, or a file"
+        )
+    return ticket_from_file(ref)

@@ -1,0 +1,350 @@
+"""The SQLite store: threads, messages, passages, drafts, cursors and review state."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from ..errors import NotFoundError
+from ..records import Draft, Message, Passage, SourceRef, Thread
+from .migrations import migrate, now
+
+__all__ = ["Store", "now"]
+
+
+class Store:
+    """One workspace's database. Safe to share between threads (one writer at a time)."""
+
+    def __init__(self, path: Path | str):
+        self.path = Path(path)
+        if str(path) != ":memory:":
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.db = sqlite3.connect(str(path), check_same_thread=False, timeout=30)
+        self.db.row_factory = sqlite3.Row
+        self.db.execute("PRAGMA journal_mode=WAL")
+        self.db.execute("PRAGMA foreign_keys=ON")
+        self.db.execute("PRAGMA synchronous=NORMAL")
+        self.lock = threading.RLock()
+        migrate(self.db)
+
+    def close(self) -> None:
+        self.db.close()
+
+    # -- threads -------------------------------------------------------------------------
+
+    def upsert_thread(self, thread: Thread) -> str:
+        """Insert or update by (source, external_id); returns 'new', 'updated' or 'unchanged'."""
+        from ..text import markdown_to_text
+
+        digest = thread.content_hash()
+        with self.lock, self.db:
+            row = self.db.execute(
+                "SELECT id, content_hash FROM threads WHERE source = ? AND external_id = ?",
+                (thread.source, thread.external_id),
+            ).fetchone()
+            if row and row["content_hash"] == digest:
+                thread.id = row["id"]
+                return "unchanged"
+            values = (
+                thread.url, thread.title, thread.state, thread.created_at, thread.updated_at,
+                thread.project, json.dumps(thread.labels), json.dumps(thread.meta), digest, now(),
+            )
+            if row:
+                thread.id = row["id"]
+                self.db.execute(
+                    "UPDATE threads SET url=?, title=?, state=?, created_at=?, updated_at=?,"
+                    " project=?, labels=?, meta=?, content_hash=?, synced_at=? WHERE id=?",
+                    (*values, thread.id),
+                )
+                self.db.execute("DELETE FROM messages WHERE thread_id = ?", (thread.id,))
+            else:
+                cursor = self.db.execute(
+                    "INSERT INTO threads (source, external_id, url, title, state, created_at,"
+                    " updated_at, project, labels, meta, content_hash, synced_at)"
+                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    (thread.source, thread.external_id, *values),
+                )
+                thread.id = cursor.lastrowid
+            for position, message in enumerate(thread.messages):
+                if not message.text:
+                    message.text = markdown_to_text(message.body)
+                cursor = self.db.execute(
+                    "INSERT INTO messages (thread_id, position, external_id, author, body, text,"
+                    " created_at, kind, is_team, is_bot) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    (
+                        thread.id, position, message.external_id, message.author, message.body,
+                        message.text, message.created_at, message.kind, int(message.is_team),
+                        int(message.is_bot),
+                    ),
+                )
+                message.id = cursor.lastrowid
+            return "updated" if row else "new"
+
+    def get_thread(self, thread_id: int) -> Thread:
+        row = self.db.execute("SELECT * FROM threads WHERE id = ?", (thread_id,)).fetchone()
+        if row is None:
+            raise NotFoundError(f"No thread {thread_id}: list threads with 'understudy drafts'")
+        return self._thread(row)
+
+    def find_thread(self, source: str, external_id: str) -> Thread | None:
+        row = self.db.execute(
+            "SELECT * FROM threads WHERE source = ? AND external_id = ?", (source, external_id)
+        ).fetchone()
+        return self._thread(row) if row else None
+
+    def threads(
+        self,
+        source: str | None = None,
+        state: str | None = None,
+        project: str | None = None,
+    ) -> Iterator[Thread]:
+        where, params = [], []
+        for column, value in (("source", source), ("state", state), ("project", project)):
+            if value is not None:
+                where.append(f"{column} = ?")
+                params.append(value)
+        sql = "SELECT * FROM threads"
+        if where:
+            sql += " WHERE " + " AND ".join(where)
+        rows = self.db.execute(sql + " ORDER BY created_at, id", params).fetchall()
+        messages = self._messages_by_thread([row["id"] for row in rows])
+        for row in rows:
+            yield self._thread(row, messages.get(row["id"], []))
+
+    def count(self, table: str) -> int:
+        assert table in {"threads", "messages", "passages", "drafts", "embeddings"}
+        return self.db.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0]
+
+    def _messages_by_thread(self, ids: list[int]) -> dict[int, list[Message]]:
+        out: dict[int, list[Message]] = {}
+        for start in range(0, len(ids), 900):
+            chunk = ids[start : start + 900]
+            marks = ",".join("?" * len(chunk))
+            for row in self.db.execute(
+                f"SELECT * FROM messages WHERE thread_id IN ({marks}) ORDER BY thread_id, position",
+                chunk,
+            ):
+                out.setdefault(row["thread_id"], []).append(_message(row))
+        return out
+
+    def _thread(self, row: sqlite3.Row, messages: list[Message] | None = None) -> Thread:
+        if messages is None:
+            messages = self._messages_by_thread([row["id"]]).get(row["id"], [])
+        return Thread(
+            source=row["source"], external_id=row["external_id"], url=row["url"],
+            title=row["title"], state=row["state"], created_at=row["created_at"],
+            updated_at=row["updated_at"], project=row["project"], labels=json.loads(row["labels"]),
+            meta=json.loads(row["meta"]), messages=messages, id=row["id"],
+        )
+
+    # -- passages ------------------------------------------------------------------------
+
+    def upsert_passage(self, passage: Passage) -> str:
+        digest = passage.content_hash()
+        with self.lock, self.db:
+            row = self.db.execute(
+                "SELECT id, content_hash FROM passages WHERE source=? AND path=? AND heading=?",
+                (passage.source, passage.path, passage.heading),
+            ).fetchone()
+            if row and row["content_hash"] == digest:
+                passage.id = row["id"]
+                return "unchanged"
+            if row:
+                passage.id = row["id"]
+                self.db.execute(
+                    "UPDATE passages SET text=?, url=?, content_hash=? WHERE id=?",
+                    (passage.text, passage.url, digest, passage.id),
+                )
+                return "updated"
+            cursor = self.db.execute(
+                "INSERT INTO passages (source, path, heading, text, url, content_hash)"
+                " VALUES (?, ?, ?, ?, ?, ?)",
+                (passage.source, passage.path, passage.heading, passage.text, passage.url, digest),
+            )
+            passage.id = cursor.lastrowid
+            return "new"
+
+    def passages(self, source: str | None = None) -> list[Passage]:
+        sql, params = "SELECT * FROM passages", []
+        if source:
+            sql, params = sql + " WHERE source = ?", [source]
+        return [
+            Passage(r["source"], r["path"], r["heading"], r["text"], r["url"], r["id"])
+            for r in self.db.execute(sql + " ORDER BY id", params)
+        ]
+
+    def delete_passages(self, source: str, keep_paths: set[str]) -> int:
+        """Remove passages of `source` whose file is gone; returns how many."""
+        with self.lock, self.db:
+            rows = self.db.execute("SELECT id, path FROM passages WHERE source = ?", (source,))
+            gone = [r["id"] for r in rows if r["path"] not in keep_paths]
+            self.db.executemany("DELETE FROM passages WHERE id = ?", [(i,) for i in gone])
+        return len(gone)
+
+    # -- drafts --------------------------------------------------------------------------
+
+    def save_draft(self, draft: Draft) -> Draft:
+        sources = json.dumps([s.__dict__ for s in draft.sources])
+        stamp = now()
+        with self.lock, self.db:
+            if draft.id is None:
+                draft.created_at = draft.created_at or stamp
+                draft.updated_at = stamp
+                cursor = self.db.execute(
+                    "INSERT INTO drafts (thread_id, text, backend, model, confidence, abstained,"
+                    " sources, status, final_text, sent_to, sent_id, error, created_at,"
+                    " updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    (
+                        draft.thread_id, draft.text, draft.backend, draft.model,
+                        draft.confidence, int(draft.abstained), sources, draft.status,
+                        draft.final_text, draft.sent_to, draft.sent_id, draft.error,
+                        draft.created_at, draft.updated_at,
+                    ),
+                )
+                draft.id = cursor.lastrowid
+            else:
+                draft.updated_at = stamp
+                self.db.execute(
+                    "UPDATE drafts SET text=?, backend=?, model=?, confidence=?, abstained=?,"
+                    " sources=?, status=?, final_text=?, sent_to=?, sent_id=?, error=?,"
+                    " updated_at=? WHERE id=?",
+                    (
+                        draft.text, draft.backend, draft.model, draft.confidence,
+                        int(draft.abstained), sources, draft.status, draft.final_text,
+                        draft.sent_to, draft.sent_id, draft.error, draft.updated_at, draft.id,
+                    ),
+                )
+        return draft
+
+    def get_draft(self, draft_id: int) -> Draft:
+        row = self.db.execute(
+            "SELECT d.*, t.url AS thread_url, t.title AS thread_title FROM drafts d"
+            " JOIN threads t ON t.id = d.thread_id WHERE d.id = ?",
+            (draft_id,),
+        ).fetchone()
+        if row is None:
+            raise NotFoundError(f"No draft {draft_id}: list drafts with 'understudy drafts'")
+        return _draft(row)
+
+    def drafts(self, status: str | None = None, thread_id: int | None = None) -> list[Draft]:
+        where, params = [], []
+        if status:
+            where.append("d.status = ?")
+            params.append(status)
+        if thread_id is not None:
+            where.append("d.thread_id = ?")
+            params.append(thread_id)
+        sql = (
+            "SELECT d.*, t.url AS thread_url, t.title AS thread_title FROM drafts d"
+            " JOIN threads t ON t.id = d.thread_id"
+        )
+        if where:
+            sql += " WHERE " + " AND ".join(where)
+        return [_draft(r) for r in self.db.execute(sql + " ORDER BY d.id", params)]
+
+    def threads_needing_answer(self) -> list[Thread]:
+        """Open threads with no team reply and no draft yet, newest first."""
+        rows = self.db.execute(
+            "SELECT * FROM threads t WHERE t.state IN ('opened', 'open')"
+            " AND t.source != 'file'"
+            " AND NOT EXISTS (SELECT 1 FROM messages m WHERE m.thread_id = t.id"
+            "   AND m.is_team = 1 AND m.position > 0 AND m.kind = 'reply')"
+            " AND NOT EXISTS (SELECT 1 FROM drafts d WHERE d.thread_id = t.id)"
+            " ORDER BY t.created_at DESC, t.id DESC"
+        ).fetchall()
+        messages = self._messages_by_thread([r["id"] for r in rows])
+        return [self._thread(r, messages.get(r["id"], [])) for r in rows]
+
+    # -- cursors and review state --------------------------------------------------------
+
+    def get_cursor(self, source: str, scope: str) -> str | None:
+        row = self.db.execute(
+            "SELECT value FROM cursors WHERE source = ? AND scope = ?", (source, scope)
+        ).fetchone()
+        return row["value"] if row else None
+
+    def set_cursor(self, source: str, scope: str, value: str) -> None:
+        with self.lock, self.db:
+            self.db.execute(
+                "INSERT INTO cursors (source, scope, value) VALUES (?, ?, ?)"
+                " ON CONFLICT (source, scope) DO UPDATE SET value = excluded.value",
+                (source, scope, value),
+            )
+
+    def get_state(self, key: str, default: Any = None) -> Any:
+        row = self.db.execute("SELECT value FROM review_state WHERE key = ?", (key,)).fetchone()
+        return json.loads(row["value"]) if row else default
+
+    def set_state(self, key: str, value: Any) -> None:
+        with self.lock, self.db:
+            self.db.execute(
+                "INSERT INTO review_state (key, value) VALUES (?, ?)"
+                " ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                (key, json.dumps(value)),
+            )
+
+    def log_review(self, action: str, thread_id: int | None, draft_id: int | None = None) -> None:
+        with self.lock, self.db:
+            self.db.execute(
+                "INSERT INTO review_log (thread_id, draft_id, action, at) VALUES (?, ?, ?, ?)",
+                (thread_id, draft_id, action, now()),
+            )
+
+    def review_log(self, limit: int = 20) -> list[dict[str, Any]]:
+        rows = self.db.execute(
+            "SELECT r.*, t.title FROM review_log r LEFT JOIN threads t ON t.id = r.thread_id"
+            " ORDER BY r.id DESC LIMIT ?",
+            (limit,),
+        )
+        return [dict(r) for r in rows]
+
+    def reviewed_thread_ids(self) -> set[int]:
+        rows = self.db.execute("SELECT DISTINCT thread_id FROM review_log WHERE thread_id IS NOT NULL")
+        return {r[0] for r in rows}
+
+    # -- embeddings ----------------------------------------------------------------------
+
+    def embeddings(self, model: str) -> dict[str, tuple[str, bytes]]:
+        rows = self.db.execute(
+            "SELECT item_key, content_hash, vector FROM embeddings WHERE model = ?", (model,)
+        )
+        return {r[0]: (r[1], r[2]) for r in rows}
+
+    def put_embeddings(self, model: str, rows: list[tuple[str, str, bytes]]) -> None:
+        with self.lock, self.db:
+            self.db.executemany(
+                "INSERT INTO embeddings (item_key, model, content_hash, vector) VALUES (?, ?, ?, ?)"
+                " ON CONFLICT (item_key, model) DO UPDATE SET content_hash = excluded.content_hash,"
+                " vector = excluded.vector",
+                [(key, model, digest, vector) for key, digest, vector in rows],
+            )
+
+    def delete_embeddings(self, model: str, keys: list[str]) -> None:
+        with self.lock, self.db:
+            self.db.executemany(
+                "DELETE FROM embeddings WHERE item_key = ? AND model = ?",
+                [(k, model) for k in keys],
+            )
+
+
+def _message(row: sqlite3.Row) -> Message:
+    return Message(
+        external_id=row["external_id"], author=row["author"], body=row["body"],
+        created_at=row["created_at"], kind=row["kind"], is_team=bool(row["is_team"]),
+        is_bot=bool(row["is_bot"]), text=row["text"], id=row["id"],
+    )
+
+
+def _draft(row: sqlite3.Row) -> Draft:
+    return Draft(
+        thread_id=row["thread_id"], text=row["text"], backend=row["backend"], model=row["model"],
+        confidence=row["confidence"], abstained=bool(row["abstained"]),
+        sources=[SourceRef(**s) for s in json.loads(row["sources"])], status=row["status"],
+        final_text=row["final_text"], sent_to=row["sent_to"], sent_id=row["sent_id"],
+        error=row["error"], created_at=row["created_at"], updated_at=row["updated_at"],
+        id=row["id"], thread_url=row["thread_url"], thread_title=row["thread_title"],
+    )

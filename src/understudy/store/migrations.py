@@ -1,0 +1,153 @@
+"""The schema, as named migrations applied in order and recorded in the `migrations` table."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+Migration = Callable[[sqlite3.Connection], None]
+MIGRATIONS: list[tuple[str, Migration]] = []
+
+
+def migration(fn: Migration) -> Migration:
+    MIGRATIONS.append((fn.__name__, fn))
+    return fn
+
+
+@migration
+def m001_threads_messages_drafts(db: sqlite3.Connection) -> None:
+    db.executescript(
+        """
+        CREATE TABLE threads (
+            id INTEGER PRIMARY KEY,
+            source TEXT NOT NULL,
+            external_id TEXT NOT NULL,
+            url TEXT NOT NULL DEFAULT '',
+            title TEXT NOT NULL DEFAULT '',
+            state TEXT NOT NULL DEFAULT 'opened',
+            created_at TEXT NOT NULL DEFAULT '',
+            updated_at TEXT NOT NULL DEFAULT '',
+            project TEXT NOT NULL DEFAULT '',
+            labels TEXT NOT NULL DEFAULT '[]',
+            meta TEXT NOT NULL DEFAULT '{}',
+            content_hash TEXT NOT NULL,
+            synced_at TEXT NOT NULL,
+            UNIQUE (source, external_id)
+        );
+        CREATE TABLE messages (
+            id INTEGER PRIMARY KEY,
+            thread_id INTEGER NOT NULL REFERENCES threads(id) ON DELETE CASCADE,
+            position INTEGER NOT NULL,
+            external_id TEXT NOT NULL,
+            author TEXT NOT NULL DEFAULT '',
+            body TEXT NOT NULL DEFAULT '',
+            text TEXT NOT NULL DEFAULT '',
+            created_at TEXT NOT NULL DEFAULT '',
+            kind TEXT NOT NULL DEFAULT 'reply',
+            is_team INTEGER NOT NULL DEFAULT 0,
+            is_bot INTEGER NOT NULL DEFAULT 0
+        );
+        CREATE INDEX messages_thread ON messages(thread_id, position);
+        CREATE TABLE drafts (
+            id INTEGER PRIMARY KEY,
+            thread_id INTEGER NOT NULL REFERENCES threads(id) ON DELETE CASCADE,
+            text TEXT NOT NULL,
+            backend TEXT NOT NULL,
+            model TEXT NOT NULL DEFAULT '',
+            confidence REAL NOT NULL DEFAULT 0,
+            abstained INTEGER NOT NULL DEFAULT 0,
+            sources TEXT NOT NULL DEFAULT '[]',
+            status TEXT NOT NULL DEFAULT 'new',
+            final_text TEXT,
+            sent_to TEXT,
+            sent_id TEXT,
+            error TEXT,
+            created_at TEXT NOT NULL,
+            updated_at TEXT NOT NULL
+        );
+        CREATE INDEX drafts_thread ON drafts(thread_id);
+        """
+    )
+
+
+@migration
+def m002_passages(db: sqlite3.Connection) -> None:
+    db.executescript(
+        """
+        CREATE TABLE passages (
+            id INTEGER PRIMARY KEY,
+            source TEXT NOT NULL,
+            path TEXT NOT NULL,
+            heading TEXT NOT NULL DEFAULT '',
+            text TEXT NOT NULL,
+            url TEXT NOT NULL DEFAULT '',
+            content_hash TEXT NOT NULL,
+            UNIQUE (source, path, heading)
+        );
+        """
+    )
+
+
+@migration
+def m003_embeddings(db: sqlite3.Connection) -> None:
+    db.executescript(
+        """
+        CREATE TABLE embeddings (
+            item_key TEXT NOT NULL,
+            model TEXT NOT NULL,
+            content_hash TEXT NOT NULL,
+            vector BLOB NOT NULL,
+            PRIMARY KEY (item_key, model)
+        );
+        """
+    )
+
+
+@migration
+def m004_review_and_cursors(db: sqlite3.Connection) -> None:
+    db.executescript(
+        """
+        CREATE TABLE cursors (
+            source TEXT NOT NULL,
+            scope TEXT NOT NULL,
+            value TEXT NOT NULL,
+            PRIMARY KEY (source, scope)
+        );
+        CREATE TABLE review_state (
+            key TEXT PRIMARY KEY,
+            value TEXT NOT NULL
+        );
+        CREATE TABLE review_log (
+            id INTEGER PRIMARY KEY,
+            thread_id INTEGER REFERENCES threads(id) ON DELETE CASCADE,
+            draft_id INTEGER,
+            action TEXT NOT NULL,
+            at TEXT NOT NULL
+        );
+        """
+    )
+
+
+def now() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def applied(db: sqlite3.Connection) -> list[str]:
+    db.execute("CREATE TABLE IF NOT EXISTS migrations (name TEXT PRIMARY KEY, applied_at TEXT)")
+    return [row[0] for row in db.execute("SELECT name FROM migrations ORDER BY rowid")]
+
+
+def migrate(db: sqlite3.Connection, upto: str | None = None) -> list[str]:
+    """Apply the migrations not yet recorded (up to and including `upto`); returns their names."""
+    done = set(applied(db))
+    ran = []
+    for name, fn in MIGRATIONS:
+        if name not in done:
+            with db:
+                fn(db)
+                db.execute("INSERT INTO migrations (name, applied_at) VALUES (?, ?)", (name, now()))
+            ran.append(name)
+        if name == upto:
+            break
+    return ran

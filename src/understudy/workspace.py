@@ -1,0 +1,42 @@
+"""A workspace: one folder with the database, settings, index and models of one team."""
+
+from __future__ import annotations
+
+from functools import cached_property
+from pathlib import Path
+
+from .config import Settings, default_home
+from .store import Store
+
+DB_FILE = "understudy.db"
+
+
+class Workspace:
+    """Everything a command needs, opened lazily: store, settings, index, answerer."""
+
+    def __init__(self, home: Path | str | None = None):
+        self.home = Path(home).expanduser() if home else default_home()
+        self.home.mkdir(parents=True, exist_ok=True)
+
+    @cached_property
+    def settings(self) -> Settings:
+        return Settings.load(self.home)
+
+    @cached_property
+    def store(self) -> Store:
+        return Store(self.home / DB_FILE)
+
+    @cached_property
+    def index(self):  # -> KnowledgeIndex; imported late so commands that need no model stay fast
+        from .index import KnowledgeIndex
+
+        return KnowledgeIndex(self.store)
+
+    def answerer(self, backend: str | None = None):
+        from .answer import Answerer
+
+        return Answerer(self, backend or self.settings.get("default_backend") or "retrieval")
+
+    def close(self) -> None:
+        if "store" in self.__dict__:
+            self.store.close()

@@ -1,0 +1,42 @@
+"""Shared fixtures: a temporary workspace for every test, the real embedding model once."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from understudy.embeddings import get_embedder
+from understudy.workspace import Workspace
+
+os.environ["HF_HUB_OFFLINE"] = "1"
+os.environ["TOKENIZERS_PARALLELISM"] = "false"
+
+SECRET_VARS = (
+    "GITLAB_URL", "GITLAB_HOST", "GITLAB_TOKEN", "GITLAB_PRIVATE_TOKEN", "GITHUB_TOKEN",
+    "OPENAI_API_KEY", "OPENAI_BASE_URL", "SLACK_BOT_TOKEN", "SLACK_SIGNING_SECRET",
+)
+
+
+@pytest.fixture(autouse=True)
+def home(tmp_path, monkeypatch):
+    """Every test gets its own workspace folder and no secrets from the environment."""
+    path = tmp_path / "home"
+    monkeypatch.setenv("UNDERSTUDY_HOME", str(path))
+    for var in SECRET_VARS:
+        monkeypatch.delenv(var, raising=False)
+    return path
+
+
+@pytest.fixture(scope="session")
+def embedder():
+    """The real all-MiniLM-L6-v2 from its package, loaded once per test session."""
+    return get_embedder()
+
+
+@pytest.fixture
+def workspace(home, embedder):
+    ws = Workspace(home)
+    ws.index._embedder = embedder
+    yield ws
+    ws.close()
