@@ -203,7 +203,8 @@ class KnowledgeIndex:
         for start in range(0, len(todo), batch):
             chunk = todo[start : start + batch]
             vectors = self.embedder.encode([i.embed_text for i in chunk])
-            rows = [(i.key, i.content_hash(), v.tobytes()) for i, v in zip(chunk, vectors, strict=True)]
+            pairs = zip(chunk, vectors, strict=True)
+            rows = [(i.key, i.content_hash(), v.tobytes()) for i, v in pairs]
             self.store.put_embeddings(model, rows)
             for key, digest, blob in rows:
                 cached[key] = (digest, blob)

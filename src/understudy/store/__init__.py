@@ -303,7 +303,9 @@ class Store:
         return [dict(r) for r in rows]
 
     def reviewed_thread_ids(self) -> set[int]:
-        rows = self.db.execute("SELECT DISTINCT thread_id FROM review_log WHERE thread_id IS NOT NULL")
+        rows = self.db.execute(
+            "SELECT DISTINCT thread_id FROM review_log WHERE thread_id IS NOT NULL"
+        )
         return {r[0] for r in rows}
 
     # -- embeddings ----------------------------------------------------------------------
