@@ -12,7 +12,7 @@ from ..errors import InputError
 from ..records import Message, Thread
 
 
-def ticket_from_text(text: str, origin: str) -> Thread:
+def ticket_from_text(text: str, origin: str, created_at: str | None = None) -> Thread:
     """A ticket whose title is the first line (or first `# heading`) and body the rest."""
     lines = text.strip().splitlines()
     if not lines or not text.strip():
@@ -25,7 +25,7 @@ def ticket_from_text(text: str, origin: str) -> Thread:
         title = lines[0].strip()
         body = "\n".join(lines[1:]).strip()
     digest = hashlib.sha256(text.encode()).hexdigest()[:16]
-    stamp = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    stamp = created_at or datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     return Thread(
         source="file",
         external_id=f"{origin}#{digest}",
@@ -53,4 +53,5 @@ def ticket_from_file(path: str) -> Thread:
         raise InputError(f"{path} is not UTF-8 text: give a markdown or text file") from None
     except OSError as exc:
         raise InputError(f"Cannot read {path}: {exc.strerror}") from None
-    return ticket_from_text(text, str(file.resolve()))
+    modified = datetime.fromtimestamp(file.stat().st_mtime, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return ticket_from_text(text, str(file.resolve()), created_at=modified)

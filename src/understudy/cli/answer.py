@@ -1,0 +1,126 @@
+"""`understudy add`, `answer`, `drafts` and `send`: one ticket in, one draft out, one note back."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import typer
+
+from ..errors import InputError, UsageError
+from ..records import DRAFT_STATUSES, Thread
+from ..send import send_draft
+from ..sources import resolve_ticket
+from ..workspace import Workspace
+from . import app, workspace
+from .render import build_index, console, print_json, render_draft
+
+FILE_NOTE = "A ticket from a file can be answered and saved but not sent."
+
+
+def _add(ws: Workspace, ref: str) -> Thread:
+    thread = resolve_ticket(ws, ref)
+    ws.store.upsert_thread(thread)
+    return thread
+
+
+@app.command()
+def add(
+    ctx: typer.Context,
+    refs: list[str] = typer.Argument(..., help="Issue URLs, files, or - for stdin."),
+    json_out: bool = typer.Option(False, "--json", help="Print the tickets as JSON."),
+) -> None:
+    """Add tickets from issue URLs or files to the workspace."""
+    ws = workspace(ctx)
+    threads = [_add(ws, ref) for ref in refs]
+    if json_out:
+        print_json([{"id": t.id, "source": t.source, "external_id": t.external_id,
+                     "url": t.url, "title": t.title, "state": t.state} for t in threads])
+        return
+    for thread in threads:
+        console.print(f"Added ticket {thread.id}: {thread.title} ({thread.url or 'stdin'})")
+        if thread.source == "file":
+            console.print(f"  [yellow]{FILE_NOTE}[/]")
+
+
+@app.command()
+def answer(
+    ctx: typer.Context,
+    refs: list[str] = typer.Argument(None, help="Issue URLs, files, or - for stdin."),
+    backend: str | None = typer.Option(None, "--backend", help="Backend (default: retrieval)."),
+    open_tickets: bool = typer.Option(
+        False, "--open", help="Draft every open ticket with no team reply and no draft yet."
+    ),
+    json_out: bool = typer.Option(False, "--json", help="Print the drafts as JSON."),
+) -> None:
+    """Draft answers for tickets, with sources and a confidence."""
+    ws = workspace(ctx)
+    if not refs and not open_tickets:
+        raise UsageError("Give issue URLs, files or '-', or --open to draft every open ticket")
+    threads = [_add(ws, ref) for ref in refs or []]
+    if open_tickets:
+        seen = {t.id for t in threads}
+        threads += [t for t in ws.store.threads_needing_answer() if t.id not in seen]
+    answerer = ws.answerer(backend)
+    build_index(ws, quiet=json_out)
+    drafts = [answerer.draft(thread) for thread in threads]
+    if json_out:
+        print_json([d.to_dict() for d in drafts])
+        return
+    if not drafts:
+        console.print("No open tickets need an answer.")
+    for draft, thread in zip(drafts, threads, strict=True):
+        render_draft(console, draft)
+        if thread.source == "file":
+            console.print(f"  [yellow]{FILE_NOTE}[/]")
+
+
+@app.command()
+def drafts(
+    ctx: typer.Context,
+    status: str | None = typer.Option(None, "--status", help="new, saved, sent or discarded."),
+    json_out: bool = typer.Option(False, "--json", help="Print the drafts as JSON."),
+) -> None:
+    """List drafts."""
+    if status and status not in DRAFT_STATUSES:
+        raise UsageError(f"Unknown status '{status}': use one of {', '.join(DRAFT_STATUSES)}")
+    found = workspace(ctx).store.drafts(status=status)
+    if json_out:
+        print_json([d.to_dict() for d in found])
+        return
+    if not found:
+        console.print("No drafts yet: run 'understudy answer URL|FILE' or 'understudy review'.")
+    for draft in found:
+        flag = "abstained" if draft.abstained else f"{draft.confidence:.2f}"
+        console.print(f"{draft.id:>5}  {draft.status:<9} {flag:<9} {draft.thread_title}  "
+                      f"[blue]{draft.thread_url}[/]")
+
+
+@app.command()
+def send(
+    ctx: typer.Context,
+    draft_id: int = typer.Argument(..., help="The draft to send."),
+    file: Path | None = typer.Option(None, "--file", help="Send this edited text instead."),
+    internal: bool = typer.Option(False, "--internal", help="Post an internal note."),
+    yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask for confirmation."),
+    json_out: bool = typer.Option(False, "--json", help="Print the sent draft as JSON."),
+) -> None:
+    """Post a draft back where its ticket came from (once, even if retried)."""
+    ws = workspace(ctx)
+    draft = ws.store.get_draft(draft_id)
+    text = None
+    if file is not None:
+        try:
+            text = file.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise InputError(f"Cannot read {file}: {exc}") from None
+    if not yes:
+        if not sys.stdin.isatty():
+            raise UsageError("Not a terminal: add --yes to send without confirmation")
+        render_draft(console, draft)
+        typer.confirm(f"Send draft {draft_id} to {draft.thread_url}?", abort=True)
+    sent = send_draft(ws, draft_id, text=text, internal=internal)
+    if json_out:
+        print_json(sent.to_dict())
+    else:
+        console.print(f"Sent draft {sent.id}: {sent.sent_to}")

@@ -1,0 +1,51 @@
+"""Shared terminal output: drafts, JSON, and the index progress bar."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from rich.console import Console
+from rich.markdown import Markdown
+from rich.panel import Panel
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from ..records import Draft
+from ..workspace import Workspace
+
+console = Console()
+err_console = Console(stderr=True)
+
+
+def print_json(data: Any) -> None:
+    """JSON on stdout, nothing else mixed in."""
+    print(json.dumps(data, indent=2, ensure_ascii=False, default=str))
+
+
+def render_draft(out: Console, draft: Draft) -> None:
+    """One draft: its ticket, text, confidence and sources."""
+    state = "[yellow]abstained[/]" if draft.abstained else "[green]answer[/]"
+    title = f"Draft {draft.id} · {draft.thread_title or 'ticket'} · {state}"
+    subtitle = f"{draft.backend} · confidence {draft.confidence:.2f} · {draft.status}"
+    out.print(Panel(Markdown(draft.final_text or draft.text), title=title, subtitle=subtitle,
+                    title_align="left", subtitle_align="right"))
+    if draft.thread_url:
+        out.print(f"  ticket: {draft.thread_url}")
+    for source in draft.sources:
+        out.print(f"  [dim]{source.kind:<7}[/] {source.score:5.2f}  {source.title}  "
+                  f"[blue]{source.url}[/]")
+
+
+def build_index(workspace: Workspace, rebuild: bool = False, quiet: bool = False):
+    """Load the model and bring the index up to date, with a progress bar on stderr."""
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+               TimeElapsedColumn())
+    with Progress(*columns, console=err_console, transient=True, disable=quiet) as progress:
+        task = progress.add_task("Loading the embedding model", total=None)
+        workspace.index.embedder  # noqa: B018  (loads the model once, inside the spinner)
+        progress.update(task, description="Indexing knowledge")
+
+        def advance(done: int, total: int) -> None:
+            progress.update(task, completed=done, total=total)
+
+        return workspace.index.build(rebuild=rebuild, progress=advance)
