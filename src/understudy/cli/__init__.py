@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 import typer
+from typer.core import TyperGroup
 
 from ..errors import UnderstudyError
 from ..workspace import Workspace
@@ -14,7 +15,21 @@ from ..workspace import Workspace
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
+
+
+class _Group(TyperGroup):
+    """Turns every UnderstudyError into one line on stderr and its exit code."""
+
+    def invoke(self, ctx: typer.Context):
+        try:
+            return super().invoke(ctx)
+        except UnderstudyError as exc:
+            typer.secho(f"Error: {exc}", fg="red", err=True)
+            raise typer.Exit(exc.exit_code) from None
+
+
 app = typer.Typer(
+    cls=_Group,
     help="understudy learns how a team answers its support tickets and drafts the next answers.",
     no_args_is_help=True,
     add_completion=False,
@@ -45,22 +60,7 @@ from . import answer, demo, eval, index, review, sync  # noqa: E402,F401  (regis
 
 def main() -> None:
     try:
-        app(standalone_mode=False)
-    except UnderstudyError as exc:
-        typer.secho(f"Error: {exc}", fg="red", err=True)
-        sys.exit(exc.exit_code)
-    except typer.Abort:
-        typer.echo("Aborted.", err=True)
-        sys.exit(1)
+        app()
     except KeyboardInterrupt:
         typer.echo("Interrupted.", err=True)
         sys.exit(130)
-    except Exception as exc:  # click usage errors and the like
-        import click
-
-        if isinstance(exc, click.exceptions.Exit):
-            sys.exit(exc.exit_code)
-        if isinstance(exc, click.ClickException):
-            exc.show()
-            sys.exit(exc.exit_code)
-        raise

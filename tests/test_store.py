@@ -1,0 +1,83 @@
+"""The store: named migrations on a blank database and on an upgrade, idempotent upserts."""
+
+from __future__ import annotations
+
+import sqlite3
+
+from factories import make_thread
+
+from understudy.records import Draft, SourceRef
+from understudy.store import Store
+from understudy.store.migrations import MIGRATIONS, applied, migrate
+
+
+def test_blank_database_gets_every_migration(tmp_path):
+    store = Store(tmp_path / "blank.db")
+    assert applied(store.db) == [name for name, _ in MIGRATIONS]
+    mode = store.db.execute("PRAGMA journal_mode").fetchone()[0]
+    assert mode == "wal"
+
+
+def test_upgrade_from_the_first_schema_keeps_data(tmp_path):
+    path = tmp_path / "old.db"
+    db = sqlite3.connect(path)
+    first = MIGRATIONS[0][0]
+    assert migrate(db, upto=first) == [first]
+    db.execute(
+        "INSERT INTO threads (source, external_id, title, content_hash, synced_at)"
+        " VALUES ('gitlab', 'a/b#1', 'Old thread', 'x', '2024-01-01')"
+    )
+    db.commit()
+    db.close()
+
+    store = Store(path)
+    assert applied(store.db) == [name for name, _ in MIGRATIONS]
+    assert [t.title for t in store.threads()] == ["Old thread"]
+    assert store.count("passages") == 0  # tables of later migrations exist
+
+
+def test_sync_twice_changes_nothing(tmp_path):
+    store = Store(tmp_path / "s.db")
+    thread = make_thread(1, "Export fails", "CSV export crashes", [("dev", "Set X=1", True)])
+    assert store.upsert_thread(thread) == "new"
+    again = make_thread(1, "Export fails", "CSV export crashes", [("dev", "Set X=1", True)])
+    assert store.upsert_thread(again) == "unchanged"
+    assert again.id == thread.id
+    changed = make_thread(1, "Export fails", "CSV export crashes",
+                          [("dev", "Set X=1", True), ("bob", "works, thanks", False)])
+    assert store.upsert_thread(changed) == "updated"
+    stored = store.get_thread(thread.id)
+    assert [m.body for m in stored.messages] == ["CSV export crashes", "Set X=1", "works, thanks"]
+    assert stored.messages[1].is_team and not stored.messages[2].is_team
+    assert store.count("threads") == 1
+
+
+def test_draft_round_trip_and_needing_answer(tmp_path):
+    store = Store(tmp_path / "d.db")
+    answered = make_thread(1, "A", "q", [("dev", "answer", True)], state="opened")
+    waiting = make_thread(2, "B", "q2", [("alice", "me too", False)], state="opened")
+    closed = make_thread(3, "C", "q3", [], state="closed")
+    for t in (answered, waiting, closed):
+        store.upsert_thread(t)
+    assert [t.id for t in store.threads_needing_answer()] == [waiting.id]
+
+    draft = store.save_draft(Draft(waiting.id, "try this", "retrieval", confidence=0.7,
+                                   sources=[SourceRef("thread", "thread:1", "u", "A", 0.8, 1)]))
+    loaded = store.get_draft(draft.id)
+    assert loaded.text == "try this" and loaded.sources[0].score == 0.8
+    assert loaded.thread_title == "B"
+    assert store.threads_needing_answer() == []
+    loaded.final_text, loaded.status = "edited", "saved"
+    store.save_draft(loaded)
+    assert [d.final_text for d in store.drafts(status="saved")] == ["edited"]
+
+
+def test_cursors_and_state_survive_reopen(tmp_path):
+    store = Store(tmp_path / "c.db")
+    store.set_cursor("gitlab", "acme/app", "2024-05-01T00:00:00Z")
+    store.set_state("queue", [3, 1, 2])
+    store.close()
+    store = Store(tmp_path / "c.db")
+    assert store.get_cursor("gitlab", "acme/app") == "2024-05-01T00:00:00Z"
+    assert store.get_state("queue") == [3, 1, 2]
+    assert store.get_cursor("gitlab", "other") is None
