@@ -14,7 +14,11 @@ demo: install
 lint:
 	$(PYTHON) -m ruff check src tests benchmarks
 
-test: install lint
+.PHONY: browser
+browser:
+	command -v chromium >/dev/null || (apt-get update -qq && apt-get install -y -qq chromium)
+
+test: install lint browser
 	$(PYTHON) -m pytest -q
 
 bench: install
