@@ -332,6 +332,88 @@ class Store:
                 [(k, model) for k in keys],
             )
 
+    # -- serving: API tokens, feedback, events seen --------------------------------------
+
+    def add_token(self, name: str, token_hash: str, prefix: str) -> int:
+        """Record an API token by its hash (the token itself is never stored)."""
+        with self.lock, self.db:
+            cursor = self.db.execute(
+                "INSERT INTO api_tokens (name, token_hash, prefix, created_at) VALUES (?, ?, ?, ?)",
+                (name, token_hash, prefix, now()),
+            )
+        return cursor.lastrowid
+
+    def token_by_hash(self, token_hash: str) -> dict[str, Any] | None:
+        """The live (not revoked) token with this hash, if any."""
+        with self.lock:
+            row = self.db.execute(
+                "SELECT * FROM api_tokens WHERE token_hash = ? AND revoked_at IS NULL",
+                (token_hash,),
+            ).fetchone()
+        return dict(row) if row else None
+
+    def touch_token(self, token_id: int) -> None:
+        with self.lock, self.db:
+            self.db.execute(
+                "UPDATE api_tokens SET last_used_at = ? WHERE id = ?", (now(), token_id)
+            )
+
+    def tokens(self) -> list[dict[str, Any]]:
+        with self.lock:
+            rows = self.db.execute(
+                "SELECT id, name, prefix, created_at, last_used_at, revoked_at FROM api_tokens"
+                " ORDER BY id"
+            ).fetchall()
+        return [dict(r) for r in rows]
+
+    def revoke_token(self, ref: str) -> int:
+        """Revoke live tokens by id or name; returns how many."""
+        column = "id" if ref.isdigit() else "name"
+        with self.lock, self.db:
+            cursor = self.db.execute(
+                f"UPDATE api_tokens SET revoked_at = ? WHERE {column} = ? AND revoked_at IS NULL",
+                (now(), int(ref) if column == "id" else ref),
+            )
+        return cursor.rowcount
+
+    def add_feedback(
+        self, draft_id: int, rating: str | None, text: str | None, channel: str, author: str = ""
+    ) -> int:
+        with self.lock, self.db:
+            cursor = self.db.execute(
+                "INSERT INTO feedback (draft_id, rating, text, channel, author, at)"
+                " VALUES (?, ?, ?, ?, ?, ?)",
+                (draft_id, rating, text, channel, author, now()),
+            )
+        return cursor.lastrowid
+
+    def feedback(self, draft_id: int | None = None) -> list[dict[str, Any]]:
+        sql, params = "SELECT * FROM feedback", []
+        if draft_id is not None:
+            sql, params = sql + " WHERE draft_id = ?", [draft_id]
+        with self.lock:
+            return [dict(r) for r in self.db.execute(sql + " ORDER BY id", params).fetchall()]
+
+    def mark_seen(self, source: str, event_id: str) -> bool:
+        """Record a delivered event; False if it was seen before (a retry or duplicate)."""
+        with self.lock, self.db:
+            cursor = self.db.execute(
+                "INSERT OR IGNORE INTO events_seen (source, event_id, at) VALUES (?, ?, ?)",
+                (source, event_id, now()),
+            )
+        return cursor.rowcount == 1
+
+    def draft_by_sent_id(self, sent_id: str) -> Draft | None:
+        """The draft that was posted as message `sent_id` (e.g. a Slack message ts)."""
+        with self.lock:
+            row = self.db.execute(
+                "SELECT d.*, t.url AS thread_url, t.title AS thread_title FROM drafts d"
+                " JOIN threads t ON t.id = d.thread_id WHERE d.sent_id = ?"
+                " ORDER BY d.id DESC LIMIT 1",
+                (sent_id,),
+            ).fetchone()
+        return _draft(row) if row else None
+
 
 def _message(row: sqlite3.Row) -> Message:
     return Message(

@@ -129,6 +129,40 @@ def m004_review_and_cursors(db: sqlite3.Connection) -> None:
     )
 
 
+@migration
+def m006_serve(db: sqlite3.Connection) -> None:
+    db.executescript(
+        """
+        CREATE TABLE api_tokens (
+            id INTEGER PRIMARY KEY,
+            name TEXT NOT NULL,
+            token_hash TEXT NOT NULL UNIQUE,
+            prefix TEXT NOT NULL,
+            created_at TEXT NOT NULL,
+            last_used_at TEXT,
+            revoked_at TEXT
+        );
+        CREATE TABLE feedback (
+            id INTEGER PRIMARY KEY,
+            draft_id INTEGER NOT NULL REFERENCES drafts(id) ON DELETE CASCADE,
+            rating TEXT,
+            text TEXT,
+            channel TEXT NOT NULL,
+            author TEXT NOT NULL DEFAULT '',
+            at TEXT NOT NULL
+        );
+        CREATE INDEX feedback_draft ON feedback(draft_id);
+        CREATE TABLE events_seen (
+            source TEXT NOT NULL,
+            event_id TEXT NOT NULL,
+            at TEXT NOT NULL,
+            PRIMARY KEY (source, event_id)
+        );
+        CREATE INDEX drafts_sent_id ON drafts(sent_id);
+        """
+    )
+
+
 def now() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
