@@ -28,6 +28,8 @@ SECRET_ENV = {
     "openai_base_url": ("OPENAI_BASE_URL",),
     "slack_bot_token": ("SLACK_BOT_TOKEN",),
     "slack_signing_secret": ("SLACK_SIGNING_SECRET",),
+    "slack_app_token": ("SLACK_APP_TOKEN",),
+    "gitlab_webhook_secret": ("GITLAB_WEBHOOK_SECRET",),
 }
 
 
