@@ -40,3 +40,26 @@ def workspace(home, embedder):
     ws.index._embedder = embedder
     yield ws
     ws.close()
+
+
+from gitlab_server import FakeGitLab  # noqa: E402
+
+
+@pytest.fixture
+def gitlab_server(home, monkeypatch):
+    """A local GitLab API; GITLAB_URL and GITLAB_TOKEN point at it."""
+    with FakeGitLab() as server:
+        monkeypatch.setenv("GITLAB_URL", server.url)
+        monkeypatch.setenv("GITLAB_TOKEN", server.token)
+        yield server
+
+
+@pytest.fixture
+def openai_server(home, monkeypatch):
+    """A local OpenAI-compatible server; OPENAI_BASE_URL and OPENAI_API_KEY point at it."""
+    from openai_server import FakeOpenAI
+
+    with FakeOpenAI() as server:
+        monkeypatch.setenv("OPENAI_BASE_URL", server.url)
+        monkeypatch.setenv("OPENAI_API_KEY", "test-key")
+        yield server
