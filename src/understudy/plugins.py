@@ -14,7 +14,10 @@ KINDS = ("sources", "backends", "destinations", "trainers")
 # Built-ins are declared as entry points in pyproject.toml; this mirror keeps a source checkout
 # that was never installed working.
 BUILTIN: dict[str, dict[str, str]] = {
-    "sources": {"gitlab": "understudy.sources.gitlab:GitLabSource"},
+    "sources": {
+        "gitlab": "understudy.sources.gitlab:GitLabSource",
+        "docs": "understudy.sources.docs:DocsSource",
+    },
     "backends": {"retrieval": "understudy.backends.retrieval:RetrievalBackend"},
     "destinations": {"gitlab": "understudy.destinations.gitlab:GitLabDestination"},
     "trainers": {},

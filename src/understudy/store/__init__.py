@@ -185,6 +185,12 @@ class Store:
             self.db.executemany("DELETE FROM passages WHERE id = ?", [(i,) for i in gone])
         return len(gone)
 
+    def delete_passage_ids(self, ids: list[int]) -> int:
+        """Remove passages by id (sections gone from a page that is still there)."""
+        with self.lock, self.db:
+            self.db.executemany("DELETE FROM passages WHERE id = ?", [(i,) for i in ids])
+        return len(ids)
+
     # -- drafts --------------------------------------------------------------------------
 
     def save_draft(self, draft: Draft) -> Draft:
