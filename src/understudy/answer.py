@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from .backends.base import Backend
 from .backends.retrieval import DEFAULT_THRESHOLD
+from .errors import UsageError
 from .plugins import load
 from .records import Draft, SourceRef, Thread
 from .workspace import Workspace
@@ -20,11 +21,22 @@ def ticket_query(thread: Thread) -> str:
 class Answerer:
     """Retrieves knowledge for a ticket and asks a backend for a draft."""
 
-    def __init__(self, workspace: Workspace, backend: str = "retrieval"):
+    def __init__(self, workspace: Workspace, backend: str = "retrieval",
+                 model: str | None = None):
         self.workspace = workspace
         self.backend: Backend = load("backends", backend)(workspace)
         self.index = workspace.index
         self.index.extra_patterns = workspace.settings.get("procedural_patterns") or []
+        if model:
+            self.use_model(model)
+
+    def use_model(self, model: str) -> None:
+        """Have a generating backend answer with `model` (a name, or a folder for local)."""
+        if not hasattr(self.backend, "model"):
+            raise UsageError(
+                f"The {self.backend.name} backend takes no model: add --backend openai or local"
+            )
+        self.backend.model = model
 
     @property
     def threshold(self) -> float:
@@ -52,6 +64,9 @@ class Answerer:
             thread_url=thread.url,
             thread_title=thread.title,
         )
+        if getattr(reply, "uncertain", False):
+            draft.error = (f"uncertain: retrieval confidence {reply.confidence:.2f} is below "
+                           f"{self.threshold:.2f}; check the answer against its sources")
         if save and thread.id is not None:
             self.workspace.store.save_draft(draft)
             self.workspace.store.log_review("drafted", thread.id, draft.id)

@@ -18,7 +18,11 @@ BUILTIN: dict[str, dict[str, str]] = {
         "gitlab": "understudy.sources.gitlab:GitLabSource",
         "docs": "understudy.sources.docs:DocsSource",
     },
-    "backends": {"retrieval": "understudy.backends.retrieval:RetrievalBackend"},
+    "backends": {
+        "retrieval": "understudy.backends.retrieval:RetrievalBackend",
+        "openai": "understudy.backends.openai:OpenAIBackend",
+        "local": "understudy.backends.local:LocalBackend",
+    },
     "destinations": {"gitlab": "understudy.destinations.gitlab:GitLabDestination"},
     "trainers": {},
 }

@@ -48,6 +48,9 @@ def answer(
     ctx: typer.Context,
     refs: list[str] = typer.Argument(None, help="Issue URLs, files, or - for stdin."),
     backend: str | None = typer.Option(None, "--backend", help="Backend (default: retrieval)."),
+    model: str | None = typer.Option(
+        None, "--model", help="Model of the openai backend, or a model folder for local."
+    ),
     open_tickets: bool = typer.Option(
         False, "--open", help="Draft every open ticket with no team reply and no draft yet."
     ),
@@ -62,6 +65,8 @@ def answer(
         seen = {t.id for t in threads}
         threads += [t for t in ws.store.threads_needing_answer() if t.id not in seen]
     answerer = ws.answerer(backend)
+    if model:
+        answerer.use_model(model)
     build_index(ws, quiet=json_out)
     drafts = [answerer.draft(thread) for thread in threads]
     if json_out:

@@ -420,6 +420,39 @@ class Store:
             ).fetchone()
         return _draft(row) if row else None
 
+    # -- calls to language models --------------------------------------------------------
+
+    def log_call(self, call: dict[str, Any]) -> int:
+        """Record one model call (columns of the calls table); returns its id."""
+        row = {"created_at": now(), **call}
+        for key in ("request", "response"):
+            if row.get(key) is not None and not isinstance(row[key], str):
+                row[key] = json.dumps(row[key], ensure_ascii=False, sort_keys=True)
+        columns = ", ".join(row)
+        marks = ", ".join("?" * len(row))
+        with self.lock, self.db:
+            cursor = self.db.execute(
+                f"INSERT INTO calls ({columns}) VALUES ({marks})", list(row.values())
+            )
+        return cursor.lastrowid
+
+    def cached_call(self, request_hash: str) -> dict[str, Any] | None:
+        """The latest successful call made for this request, or None."""
+        row = self.db.execute(
+            "SELECT * FROM calls WHERE request_hash = ? AND error IS NULL AND response IS NOT NULL"
+            " ORDER BY id DESC LIMIT 1",
+            (request_hash,),
+        ).fetchone()
+        return _call(row) if row else None
+
+    def calls(self, limit: int | None = None, backend: str | None = None) -> list[dict[str, Any]]:
+        """Logged model calls, oldest first (the last `limit` ones when given)."""
+        sql, params = "SELECT * FROM calls", []
+        if backend:
+            sql, params = sql + " WHERE backend = ?", [backend]
+        rows = self.db.execute(sql + " ORDER BY id DESC LIMIT ?", [*params, limit or -1])
+        return [_call(r) for r in reversed(rows.fetchall())]
+
 
 def _message(row: sqlite3.Row) -> Message:
     return Message(
@@ -438,3 +471,11 @@ def _draft(row: sqlite3.Row) -> Draft:
         error=row["error"], created_at=row["created_at"], updated_at=row["updated_at"],
         id=row["id"], thread_url=row["thread_url"], thread_title=row["thread_title"],
     )
+
+def _call(row: sqlite3.Row) -> dict[str, Any]:
+    call = dict(row)
+    for key in ("request", "response"):
+        if call[key] is not None:
+            call[key] = json.loads(call[key])
+    call["cached"] = bool(call["cached"])
+    return call

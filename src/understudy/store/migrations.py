@@ -130,6 +130,30 @@ def m004_review_and_cursors(db: sqlite3.Connection) -> None:
 
 
 @migration
+def m005_calls(db: sqlite3.Connection) -> None:
+    db.executescript(
+        """
+        CREATE TABLE calls (
+            id INTEGER PRIMARY KEY,
+            backend TEXT NOT NULL,
+            model TEXT NOT NULL DEFAULT '',
+            request_hash TEXT NOT NULL,
+            request TEXT NOT NULL,
+            response TEXT,
+            prompt_tokens INTEGER NOT NULL DEFAULT 0,
+            completion_tokens INTEGER NOT NULL DEFAULT 0,
+            cost REAL NOT NULL DEFAULT 0,
+            latency_ms REAL NOT NULL DEFAULT 0,
+            cached INTEGER NOT NULL DEFAULT 0,
+            error TEXT,
+            created_at TEXT NOT NULL
+        );
+        CREATE INDEX calls_request ON calls(request_hash);
+        """
+    )
+
+
+@migration
 def m006_serve(db: sqlite3.Connection) -> None:
     db.executescript(
         """
