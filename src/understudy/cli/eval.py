@@ -1,1 +1,116 @@
-"""`understudy eval`: being written."""
+"""`understudy eval`: answer quality measured on public benchmarks, and tuning on them."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from . import app
+
+eval_app = typer.Typer(help="Measure answer quality on public data and tune the retriever.",
+                       no_args_is_help=True)
+app.add_typer(eval_app, name="eval")
+
+
+@contextmanager
+def _progress(show: bool) -> Iterator:
+    """A progress callback drawing one rich bar on stderr (None when not shown)."""
+    if not show:
+        yield None
+        return
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+               TimeElapsedColumn())
+    with Progress(*columns, console=Console(stderr=True), transient=True) as bar:
+        tasks: dict[str, int] = {}
+
+        def update(what: str, done: int, total: int) -> None:
+            if what not in tasks:
+                tasks[what] = bar.add_task(what, total=total)
+            bar.update(tasks[what], completed=done, total=total)
+
+        yield update
+
+
+@eval_app.command("bench")
+def bench(
+    dataset: str = typer.Argument(..., help="semeval2016 or stackfaq."),
+    path: Path = typer.Argument(..., help="The data set's folder or file."),
+    subtask: str | None = typer.Option(None, "--subtask", help="SemEval subtask: B or C."),
+    system: list[str] | None = typer.Option(
+        None, "--system",
+        help="default, bm25, embeddings, hybrid or search-engine (repeatable; default all).",
+    ),
+    as_json: bool = typer.Option(False, "--json", help="Print metrics and rankings as JSON."),
+) -> None:
+    """Rank a public benchmark's candidates with each system and score the rankings."""
+    from ..evaluate.bench import bench_json, check_systems, load_benchmark, run_bench
+
+    benchmark = load_benchmark(dataset, path, subtask)
+    names = check_systems(benchmark, system)
+    with _progress(Console(stderr=True).is_terminal) as progress:
+        results = run_bench(benchmark, names, progress=progress)
+    if as_json:
+        typer.echo(json.dumps(bench_json(benchmark, results), indent=2))
+        return
+    _print_table(benchmark, results)
+
+
+def _print_table(benchmark, results) -> None:  # noqa: ANN001  (types from a lazy import)
+    from ..evaluate.bench import PUBLISHED
+
+    metrics = list(next(iter(results.values())).metrics)
+    title = f"{benchmark.dataset}" + (f" subtask {benchmark.subtask}" if benchmark.subtask else "")
+    table = Table(title=f"{title}: {len(benchmark.queries)} queries (percent)")
+    table.add_column("system", no_wrap=True)
+    for name in metrics:
+        table.add_column(name, justify="right")
+    for name, result in results.items():
+        table.add_row(name, *(f"{result.metrics[m]:.2f}" for m in metrics))
+    for label, metric, value in PUBLISHED.get((benchmark.dataset, benchmark.subtask), []):
+        cells = [f"{value:.2f}" if m == metric else "" for m in metrics]
+        table.add_row(f"[dim]published: {label}[/dim]", *cells)
+    Console().print(table)
+
+
+@eval_app.command("tune")
+def tune(
+    path: Path = typer.Argument(..., help="The SemEval-2016 folder holding dev/ and train/."),
+    threshold: float = typer.Option(
+        0.5, "--threshold", help="Confidence below which the answerer abstains."
+    ),
+    as_json: bool = typer.Option(False, "--json", help="Print the choices as JSON."),
+) -> None:
+    """Choose the fusion weight and confidence calibration on train data; check them on dev."""
+    from ..evaluate.calibrate import tune as run_tune
+
+    with _progress(Console(stderr=True).is_terminal) as progress:
+        report = run_tune(path, threshold=threshold, progress=progress)
+    if as_json:
+        typer.echo(json.dumps(report.to_json(), indent=2))
+        return
+    table = Table(title="Default system MAP by BM25 share (SemEval-2016 subtask B)")
+    for column in ("BM25 share", "train-part2", "dev"):
+        table.add_column(column, justify="right")
+    for weight, train_map in report.train_map.items():
+        mark = " *" if weight == report.weight else ""
+        table.add_row(f"{weight:.2f}{mark}", f"{train_map:.2f}", f"{report.dev_map[weight]:.2f}")
+    console = Console()
+    console.print(table)
+    cal, dev = report.calibration, report.dev
+    console.print(
+        f"Chosen on train: BM25_WEIGHT = {report.weight}; "
+        f"CALIBRATION = ({cal.a:.2f}, {cal.b:.2f}) from {report.train_pairs} best hits; "
+        f"DEFAULT_THRESHOLD = {cal.threshold}"
+    )
+    console.print(
+        f"On dev ({dev['pairs']} queries): Brier {dev['brier']:.3f} "
+        f"(constant {dev['brier_constant']:.3f}); answers {100 * dev['answered']:.0f}% "
+        f"with {100 * dev['precision_answered']:.0f}% right (best hit relevant)."
+    )
