@@ -1,0 +1,109 @@
+"""The OpenAI-compatible endpoint, driven by the real openai client (streaming too)."""
+
+from __future__ import annotations
+
+import json
+
+import openai
+import pytest
+from test_serve_api import make_client, seed
+
+from understudy.plugins import registry
+
+
+@pytest.fixture
+def served(workspace):
+    seed(workspace)
+    client, headers = make_client(workspace)
+    with client:
+        token = headers["Authorization"].split()[1]
+        yield openai.OpenAI(base_url="http://testserver/v1", api_key=token,
+                            http_client=client, max_retries=0), client, headers, workspace
+
+
+def test_models_are_the_backends(served):
+    oai, *_ = served
+    names = [m.id for m in oai.models.list()]
+    assert "understudy" in names
+    assert set(registry("backends")) <= set(names)
+
+
+def test_chat_completion_answers_from_the_knowledge_base(served):
+    oai, _, _, ws = served
+    reply = oai.chat.completions.create(
+        model="understudy",
+        messages=[
+            {"role": "system", "content": "You are a helpful assistant."},
+            {"role": "user", "content": "Where is the option to force 2FA on every user?"},
+        ],
+        temperature=0.2,
+    )
+    text = reply.choices[0].message.content
+    assert "Require two-factor authentication" in text
+    assert reply.choices[0].finish_reason == "stop"
+    extra = reply.model_extra["understudy"]
+    draft = ws.store.get_draft(extra["draft_id"])
+    assert draft.text == text
+    assert extra["sources"][0]["title"] == "How do I turn on two-factor authentication?"
+    assert reply.usage.completion_tokens == len(text.split())
+
+
+def test_streamed_chunks_add_up_to_the_draft(served):
+    oai, _, _, ws = served
+    stream = oai.chat.completions.create(
+        model="retrieval", stream=True,
+        messages=[{"role": "user", "content": "The docker container dies at once on ARM"}],
+    )
+    chunks = list(stream)
+    text = "".join(c.choices[0].delta.content or "" for c in chunks)
+    assert len(chunks) > 3
+    assert chunks[0].choices[0].delta.role == "assistant"
+    assert chunks[-1].choices[0].finish_reason == "stop"
+    draft = ws.store.get_draft(chunks[0].model_extra["understudy"]["draft_id"])
+    assert text == draft.text and "arm64" in text
+
+
+def test_last_user_message_is_the_question(served):
+    oai, _, _, ws = served
+    reply = oai.chat.completions.create(model="understudy", messages=[
+        {"role": "user", "content": "Our CSV export is broken"},
+        {"role": "assistant", "content": "Set export.batch_size."},
+        {"role": "user", "content": [{"type": "text", "text": "Also: no reset email arrives"}]},
+    ])
+    draft = ws.store.get_draft(reply.model_extra["understudy"]["draft_id"])
+    thread = ws.store.get_thread(draft.thread_id)
+    assert thread.title == "Also: no reset email arrives"
+    assert [h["role"] for h in thread.meta["history"]] == ["user", "assistant"]
+    assert "noreply@acme.test" in reply.choices[0].message.content
+
+
+def test_openai_errors_have_openai_shape(served):
+    oai, client, headers, _ = served
+    with pytest.raises(openai.NotFoundError) as missing:
+        oai.chat.completions.create(model="gpt-9", messages=[{"role": "user", "content": "hi"}])
+    assert "GET /v1/models" in missing.value.message
+    assert missing.value.code == "model_not_found"
+    with pytest.raises(openai.BadRequestError):
+        oai.chat.completions.create(model="understudy",
+                                    messages=[{"role": "system", "content": "only a system"}])
+    bad = openai.OpenAI(base_url="http://testserver/v1", api_key="wrong", http_client=client,
+                        max_retries=0)
+    with pytest.raises(openai.AuthenticationError):
+        bad.models.list()
+    raw = client.post("/v1/chat/completions", headers=headers,
+                      json={"model": "understudy", "messages": []})
+    assert raw.status_code == 422 and "messages" in raw.json()["error"]["message"]
+
+
+def test_stream_is_server_sent_events(served):
+    _, client, headers, _ = served
+    with client.stream("POST", "/v1/chat/completions", headers=headers, json={
+        "model": "understudy", "stream": True,
+        "messages": [{"role": "user", "content": "CSV export gives 500"}],
+    }) as response:
+        assert response.headers["content-type"].startswith("text/event-stream")
+        lines = [line for line in response.iter_lines() if line]
+    assert lines[-1] == "data: [DONE]"
+    first = json.loads(lines[0].removeprefix("data: "))
+    assert first["object"] == "chat.completion.chunk"
+    assert first["understudy"]["sources"][0]["url"].startswith("https://")
