@@ -35,6 +35,7 @@ class _Failure:
     retry_after: int | None
     match: str
     times: int
+    method: str | None
 
 
 @dataclass
@@ -254,11 +255,16 @@ class FakeGitLab:
         return found
 
     def fail_next(
-        self, status: int = 429, retry_after: int | None = 1, match: str = "", times: int = 1
+        self,
+        status: int = 429,
+        retry_after: int | None = 1,
+        match: str = "",
+        times: int = 1,
+        method: str | None = None,
     ) -> None:
-        """Answer the next `times` requests whose path contains `match` with `status`."""
+        """Answer the next `times` requests (of `method`) whose path contains `match`."""
         with self._lock:
-            self._failures.append(_Failure(status, retry_after, match, times))
+            self._failures.append(_Failure(status, retry_after, match, times, method))
 
     def requests_to(self, pattern: str, method: str | None = None) -> list[Recorded]:
         """Recorded requests whose decoded path matches the regex `pattern`."""
@@ -302,10 +308,10 @@ class FakeGitLab:
             issue["user_notes_count"] += 1
         return note
 
-    def _failure_for(self, path: str) -> _Failure | None:
+    def _failure_for(self, method: str, path: str) -> _Failure | None:
         with self._lock:
             for failure in self._failures:
-                if failure.match in path:
+                if failure.match in path and failure.method in (None, method):
                     failure.times -= 1
                     if failure.times <= 0:
                         self._failures.remove(failure)
@@ -382,7 +388,7 @@ class _Handler(BaseHTTPRequestHandler):
         with fake._lock:
             fake.requests.append(record)
         try:
-            failure = fake._failure_for(record.path)
+            failure = fake._failure_for(method, record.path)
             if failure:
                 extra = {"Retry-After": str(failure.retry_after)} if failure.retry_after else {}
                 raise _HTTPError(failure.status, f"{failure.status} Injected", extra)

@@ -271,6 +271,20 @@ def test_cli_errors_are_one_line(acme, monkeypatch, setup, args, expected):
     assert "glpat" not in err  # the token never shows up
 
 
+def test_a_listed_project_that_hides_its_issues_is_reported(acme, ws):
+    api_id = acme.project("acme/sub/api")["id"]
+    acme.fail_next(status=403, retry_after=None, match=f"/projects/{api_id}/issues")
+    report = sync(ws, "gitlab", group="acme")
+    assert report.new == 23
+    assert len(report.problems) == 1
+    assert "No permission for issues of acme/sub/api" in report.problems[0]
+    assert ws.store.get_cursor("gitlab", "acme/sub/api") is None
+
+    acme.fail_next(status=403, retry_after=None, match=f"/projects/{api_id}/issues")
+    with pytest.raises(SourceError, match="No permission for issues of acme/sub/api"):
+        sync(ws, "gitlab", projects=["acme/sub/api"])
+
+
 def test_issues_turned_off_is_reported_not_fatal(acme, ws):
     acme.add_project("acme/docs", issues_enabled=False)
     report = sync(ws, "gitlab", projects=["acme/docs", "acme/sub/api"])
@@ -319,7 +333,8 @@ def test_fetch_url_returns_the_thread_with_team_flags(acme, ws):
         assert thread.url == f"{acme.url}/acme/sub/api/-/issues/2"
         assert [(m.author, m.is_team) for m in thread.messages] == [
             ("customer", False), ("rita", False)]
-    assert acme.requests_to(r"^/api/v4/projects/acme/sub/api$")  # by URL-encoded path
+    by_path = acme.requests_to(r"^/api/v4/projects/acme/sub/api$")
+    assert by_path and by_path[0].raw_target.startswith("/api/v4/projects/acme%2Fsub%2Fapi")
     assert not acme.requests_to(r"search")
     with pytest.raises(SourceError, match="acme/sub/api#99"):
         resolve_ticket(ws, f"{acme.url}/acme/sub/api/-/issues/99")

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -63,8 +64,6 @@ def configured_url(settings: Settings) -> str:
 
 def token_name(settings: Settings) -> str:
     """The variable (or settings key) that holds the GitLab token, for error messages."""
-    import os
-
     for var in SECRET_ENV["gitlab_token"]:
         if os.environ.get(var):
             return var
@@ -144,7 +143,9 @@ def gitlab_errors(
             "(e.g. https://gitlab.example.com)"
         ) from None
     except GitlabError as exc:
-        raise _http_error(instance, what, exc, error) from None
+        failure = _http_error(instance, what, exc, error)
+        failure.status = exc.response_code  # type: ignore[attr-defined]
+        raise failure from None
     except requests.RequestException as exc:
         if isinstance(exc, requests.Timeout):
             problem = f"GitLab at {instance.url} did not answer within {TIMEOUT}s"
@@ -193,6 +194,15 @@ _NOT_FOUND_HINTS = {
 }
 
 
+@dataclass
+class _Project:
+    """A project to read: the python-gitlab object, its path, and how it was found."""
+
+    api: Any
+    path: str
+    listed: bool  # found through a group or membership listing, not named by the user
+
+
 class GitLabSource(Source):
     """Every issue (open and closed) of GitLab projects with all its notes, oldest first."""
 
@@ -202,6 +212,16 @@ class GitLabSource(Source):
         super().__init__(settings, store)
         self._bots: dict[tuple[str, int], bool] = {}  # (instance, user id) -> bot, per sync
         self._teams: dict[tuple[str, int], set[str]] = {}
+        self._instance: Instance | None = None
+        self._gl: gitlab.Gitlab | None = None
+
+    def _connect(self, instance: Instance) -> gitlab.Gitlab:
+        self._instance, self._gl = instance, instance.client()
+        return self._gl
+
+    def _errors(self, what: str) -> AbstractContextManager[None]:
+        assert self._instance is not None
+        return gitlab_errors(self._instance, what)
 
     # -- sync ----------------------------------------------------------------------------
 
@@ -214,55 +234,58 @@ class GitLabSource(Source):
     ) -> Iterator[Thread]:
         """Yield the threads of the named projects, a group, or every project the token is in."""
         since = parse_since(since)
-        instance = instance_for(self.settings)
-        gl = instance.client()
-        for project in self._projects(gl, instance, list(projects or ()), group):
-            yield from self._sync_project(gl, instance, project, since, include_confidential)
+        self._connect(instance_for(self.settings))
+        for project in self._projects(list(projects or ()), group):
+            try:
+                yield from self._sync_project(project, since, include_confidential)
+            except SourceError as exc:
+                # A project found through a listing may hide its issues from this token;
+                # report it and go on. A project the user named fails the sync.
+                if project.listed and getattr(exc, "status", None) in (403, 404):
+                    self.problems.append(str(exc))
+                    continue
+                raise
 
-    def _projects(
-        self, gl: gitlab.Gitlab, instance: Instance, paths: list[str], group: str | None
-    ) -> list[Any]:
-        found: dict[int, Any] = {}
+    def _projects(self, paths: list[str], group: str | None) -> list[_Project]:
+        gl = self._gl
+        assert gl is not None
+        found: dict[int, _Project] = {}
         for path in paths:
             path = path.strip().strip("/")
-            with gitlab_errors(instance, f"project {path}"):
-                project = gl.projects.get(path)
-            gl.retry_transient_errors = True
-            if getattr(project, "issues_enabled", True) is False:
-                self.problems.append(f"{project.path_with_namespace} has issues turned off")
+            with self._errors(f"project {path}"):
+                api = gl.projects.get(path)
+            gl.retry_transient_errors = True  # the host answers: now 5xx are worth retrying
+            if getattr(api, "issues_enabled", True) is False:
+                self.problems.append(f"{api.path_with_namespace} has issues turned off")
                 continue
-            found[project.id] = project
-        listings = []
+            found[api.id] = _Project(api, api.path_with_namespace, listed=False)
+        listings: list[Any] = []
         if group:
             group = group.strip().strip("/")
-            with gitlab_errors(instance, f"group {group}"):
-                listed = gl.groups.get(group).projects.list(
-                    include_subgroups=True, with_issues_enabled=True, iterator=True)
-                listings = list(listed)
+            with self._errors(f"group {group}"):
+                listings = list(gl.groups.get(group).projects.list(
+                    include_subgroups=True, with_issues_enabled=True, iterator=True))
         elif not paths:
-            with gitlab_errors(instance, "the projects the token is a member of"):
+            with self._errors("the projects the token is a member of"):
                 listings = list(gl.projects.list(membership=True, with_issues_enabled=True,
                                                  iterator=True))
         gl.retry_transient_errors = True
         for listed in listings:
             if listed.id not in found:
-                project = gl.projects.get(listed.id, lazy=True)
-                project.path_with_namespace = listed.path_with_namespace
-                found[listed.id] = project
+                api = gl.projects.get(listed.id, lazy=True)
+                found[listed.id] = _Project(api, listed.path_with_namespace, listed=True)
         return list(found.values())
 
     def _sync_project(
-        self, gl: gitlab.Gitlab, instance: Instance, project: Any, since: str | None,
-        include_confidential: bool,
+        self, project: _Project, since: str | None, include_confidential: bool
     ) -> Iterator[Thread]:
-        path = project.path_with_namespace
-        cursor = self.store.get_cursor(self.name, path)
+        cursor = self.store.get_cursor(self.name, project.path)
         after = since or cursor
         options: dict[str, Any] = {"order_by": "updated_at", "sort": "asc", "iterator": True}
         if after:
             options["updated_after"] = after
-        with gitlab_errors(instance, f"issues of {path}"):
-            issues = list(project.issues.list(**options))
+        with self._errors(f"issues of {project.path}"):
+            issues = list(project.api.issues.list(**options))
         latest = cursor
         for issue in issues:
             if latest is None or _when(issue.updated_at) > _when(latest):
@@ -270,25 +293,24 @@ class GitLabSource(Source):
             if issue.confidential and not include_confidential:
                 self.skipped += 1
                 continue
-            known = self.store.find_thread(self.name, f"{path}#{issue.iid}")
+            known = self.store.find_thread(self.name, f"{project.path}#{issue.iid}")
             hidden_before = known is not None and known.meta.get("internal_notes_left_out")
             if known is not None and known.updated_at == issue.updated_at and not (
                 include_confidential and hidden_before
             ):
                 yield known  # nothing changed on GitLab since: no notes requests
                 continue
-            yield self._thread(gl, instance, project, issue, include_confidential)
+            yield self._thread(project, issue, include_confidential)
         # Only after the project is done, and never past a gap an explicit --since left open.
         gap = since is not None and cursor is not None and _when(since) > _when(cursor)
         if latest and latest != cursor and not gap:
-            self.store.set_cursor(self.name, path, latest)
+            self.store.set_cursor(self.name, project.path, latest)
 
     # -- one ticket ----------------------------------------------------------------------
 
     @classmethod
     def handles_url(cls, url: str) -> bool:
-        import os
-
+        """Issue and work item URLs; the old /issues/N form only on a GitLab-looking host."""
         configured = os.environ.get("GITLAB_URL") or os.environ.get("GITLAB_HOST") or DEFAULT_URL
         if not configured.startswith(("http://", "https://")):
             configured = f"https://{configured}"
@@ -301,69 +323,64 @@ class GitLabSource(Source):
             raise InputError(
                 f"{url} is not a GitLab issue URL: use https://HOST/group/project/-/issues/42"
             )
-        instance = instance_for(self.settings, ref.base_url, required=False)
-        gl = instance.client()
-        with gitlab_errors(instance, f"project {ref.project}"):
-            project = gl.projects.get(ref.project)
+        gl = self._connect(instance_for(self.settings, ref.base_url, required=False))
+        with self._errors(f"project {ref.project}"):
+            api = gl.projects.get(ref.project)
         gl.retry_transient_errors = True
-        name = f"issue {project.path_with_namespace}#{ref.iid}"
-        with gitlab_errors(instance, name):
-            issue = project.issues.get(ref.iid)
-        return self._thread(gl, instance, project, issue, include_internal=False)
+        project = _Project(api, api.path_with_namespace, listed=False)
+        with self._errors(f"issue {project.path}#{ref.iid}"):
+            issue = api.issues.get(ref.iid)
+        return self._thread(project, issue, include_internal=False)
 
     # -- mapping -------------------------------------------------------------------------
 
-    def _thread(
-        self, gl: gitlab.Gitlab, instance: Instance, project: Any, issue: Any,
-        include_internal: bool,
-    ) -> Thread:
-        path = project.path_with_namespace
-        with gitlab_errors(instance, f"notes of {path}#{issue.iid}"):
+    def _thread(self, project: _Project, issue: Any, include_internal: bool) -> Thread:
+        with self._errors(f"notes of {project.path}#{issue.iid}"):
             notes = list(issue.notes.list(sort="asc", order_by="created_at", iterator=True))
         notes.sort(key=lambda n: (_when(n.created_at), n.id))
         hidden = {n.id for n in notes if _internal(n) and not include_internal}
-        notes = [n for n in notes if n.id not in hidden]
-        team = self._team(gl, instance, project)
-        author = issue.author or {}
-        messages = [self._message(gl, instance, "description", author, issue.description or "",
+        team = self._team(project)
+        messages = [self._message("description", issue.author or {}, issue.description or "",
                                   issue.created_at, "question", team)]
         for note in notes:
-            kind = "system" if note.system else "reply"
-            messages.append(self._message(gl, instance, str(note.id), note.author or {},
-                                          note.body or "", note.created_at, kind, team))
+            if note.id not in hidden:
+                kind = "system" if note.system else "reply"
+                messages.append(self._message(str(note.id), note.author or {}, note.body or "",
+                                              note.created_at, kind, team))
         return Thread(
             source=self.name,
-            external_id=f"{path}#{issue.iid}",
+            external_id=f"{project.path}#{issue.iid}",
             url=issue.web_url,
             title=issue.title,
             state=issue.state,
             created_at=issue.created_at,
             updated_at=issue.updated_at,
-            project=path,
+            project=project.path,
             labels=list(issue.labels or []),
             messages=messages,
             meta=_meta(issue, len(hidden)),
         )
 
     def _message(
-        self, gl: gitlab.Gitlab, instance: Instance, external_id: str, author: dict, body: str,
-        created_at: str, kind: str, team: set[str],
+        self, external_id: str, author: dict, body: str, created_at: str, kind: str,
+        team: set[str],
     ) -> Message:
         username = author.get("username", "")
-        bot = self._is_bot(gl, instance, author)
+        bot = self._is_bot(author)
         return Message(external_id, username, body, created_at, kind=kind,
                        is_team=username in team and not bot, is_bot=bot)
 
-    def _team(self, gl: gitlab.Gitlab, instance: Instance, project: Any) -> set[str]:
+    def _team(self, project: _Project) -> set[str]:
         """Usernames from settings "team", else members with Developer access or more."""
         configured = self.settings.get("team") or []
         if configured:
             return {str(name) for name in configured}
-        key = (instance.url, project.id)
+        assert self._instance is not None
+        key = (self._instance.url, project.api.id)
         if key not in self._teams:
             try:
-                with gitlab_errors(instance, f"members of {project.path_with_namespace}"):
-                    members = list(project.members_all.list(iterator=True))
+                with self._errors(f"members of {project.path}"):
+                    members = list(project.api.members_all.list(iterator=True))
             except (SourceError, ConfigError) as exc:
                 self.problems.append(f"{exc} (set \"team\" in settings.json to name the team)")
                 members = []
@@ -371,18 +388,18 @@ class GitLabSource(Source):
                                 if (m.access_level or 0) >= TEAM_ACCESS_LEVEL}
         return self._teams[key]
 
-    def _is_bot(self, gl: gitlab.Gitlab, instance: Instance, author: dict) -> bool:
+    def _is_bot(self, author: dict) -> bool:
         """GitLab's `bot` flag from the users API, asked once per user per sync."""
         if "bot" in author:
             return bool(author["bot"])
         user_id = author.get("id")
-        if user_id is None:
+        if user_id is None or self._instance is None or self._gl is None:
             return False
-        key = (instance.url, int(user_id))
+        key = (self._instance.url, int(user_id))
         if key not in self._bots:
             try:
-                with gitlab_errors(instance, f"user {author.get('username', user_id)}"):
-                    self._bots[key] = bool(getattr(gl.users.get(user_id), "bot", False))
+                with self._errors(f"user {author.get('username', user_id)}"):
+                    self._bots[key] = bool(getattr(self._gl.users.get(user_id), "bot", False))
             except (SourceError, ConfigError):
                 self._bots[key] = False  # a hidden or deleted user is not known to be a bot
         return self._bots[key]
