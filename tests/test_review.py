@@ -262,3 +262,52 @@ def test_commands_that_need_a_ticket_say_how_to_get_one(filled):
 def test_start_with_nothing_to_answer(workspace):
     output = drive(workspace, "start\nexit\n")
     assert "No open tickets need an answer" in output
+
+
+@pytest.fixture
+def gitlab_ticket(filled, gitlab_server):
+    """Issue acme/app#1 on the local GitLab API; its URL."""
+    gitlab_server.add_project("acme/app")
+    gitlab_server.add_issue(
+        "acme/app", "Reset email never arrives", "I asked for a password reset, no email came."
+    )
+    return f"{gitlab_server.url}/acme/app/-/issues/1"
+
+
+def test_send_posts_a_gitlab_note_after_confirming(
+    filled, gitlab_server, gitlab_ticket, tmp_path, monkeypatch
+):
+    edited = "Allow no-reply@acme.example as a sender, then ask for a new link."
+    monkeypatch.setenv("EDITOR", editor_script(tmp_path, "ed.sh", f"printf '{edited}\\n' > \"$1\""))
+    output = drive(filled, f"add {gitlab_ticket}\nedit\nsend\ny\nexit\n")
+    notes = gitlab_server.notes("acme/app", 1)
+    assert len(notes) == 1
+    assert notes[0]["body"].startswith(edited + "\n") and notes[0]["internal"] is False
+    draft = filled.store.get_draft(filled.store.get_state(STATE_KEY)["draft"])
+    assert draft.status == "sent" and draft.sent_id == str(notes[0]["id"])
+    assert draft.sent_to.startswith(gitlab_ticket) and f"Sent: {draft.sent_to}" in output
+
+
+def test_send_a_file_as_an_internal_note_once(filled, gitlab_server, gitlab_ticket, tmp_path):
+    reply = tmp_path / "reply.md"
+    reply.write_text("Internal: the customer's mail server drops our sender.\n")
+    output = drive(filled, f"add {gitlab_ticket}\nsend --internal {reply}\ny\nsend\nexit\n")
+    notes = gitlab_server.notes("acme/app", 1)
+    assert len(notes) == 1 and notes[0]["internal"] is True
+    assert notes[0]["body"].startswith(reply.read_text().rstrip())
+    assert "was already sent" in output
+    assert len(gitlab_server.requests_to(r"/notes$", method="POST")) == 1
+
+
+def test_a_failed_send_is_one_line_and_the_loop_goes_on(
+    filled, gitlab_server, gitlab_ticket, tmp_path
+):
+    reply = tmp_path / "reply.md"
+    reply.write_text("Please allow our sender address.\n")
+    gitlab_server.fail_next(status=403, retry_after=None, match="/notes", method="POST")
+    output = drive(filled, f"add {gitlab_ticket}\nsend {reply}\ny\nhistory\nexit\n")
+    errors = [line for line in output.splitlines() if line.startswith("Error: ")]
+    assert len(errors) == 1 and "Traceback" not in output
+    assert "when" in output.split(errors[0], 1)[1]  # `history` ran after the failure
+    draft = filled.store.get_draft(filled.store.get_state(STATE_KEY)["draft"])
+    assert draft.status != "sent" and draft.error
