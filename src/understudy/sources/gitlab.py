@@ -120,7 +120,7 @@ def parse_since(value: str | None) -> str | None:
         raise UsageError(
             f"'{value}' is not a date: give --since as YYYY-MM-DD or an ISO time"
         ) from None
-    return when.strftime("%Y-%m-%dT%H:%M:%SZ")
+    return when.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 @contextmanager
