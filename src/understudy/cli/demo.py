@@ -1,1 +1,43 @@
-"""`understudy demo`: being written."""
+"""`understudy demo`: the main job on the bundled sample data, offline."""
+
+from __future__ import annotations
+
+import shlex
+from pathlib import Path
+
+import typer
+from rich.console import Console
+
+from ..demo import demo_home, run_demo
+from ..workspace import Workspace
+from . import app, workspace
+from .render import console, print_json
+
+
+@app.command()
+def demo(
+    ctx: typer.Context,
+    json_out: bool = typer.Option(False, "--json", help="Print the drafts as JSON."),
+    home: Path | None = typer.Option(
+        None, "--home", help="Workspace folder for the demo (default: <home>/demo)."
+    ),
+) -> None:
+    """Draft answers for a sample product's open tickets, offline (workspace: <home>/demo)."""
+    root = ctx.find_root()
+    if home is not None:  # `understudy demo --home X` as well as `understudy --home X demo`
+        root.obj = Workspace(home)
+    elif root.obj is None:  # no --home: keep the sample out of the user's own workspace
+        root.obj = Workspace(demo_home())
+    ws = workspace(ctx)
+    out = Console(stderr=True, quiet=True) if json_out else console
+    drafts = run_demo(ws, out)
+    if json_out:
+        print_json([d.to_dict() for d in drafts])
+        return
+    home = shlex.quote(str(ws.home))
+    console.print(
+        "\nNext: review these drafts with "
+        f"[b]understudy --home {home} review[/], or draft an answer for your own question "
+        f"with [b]understudy --home {home} answer FILE[/] (a text file: title on the first "
+        "line, then the question)."
+    )
