@@ -170,3 +170,11 @@ def test_a_broken_threads_file_is_one_clear_error(tmp_path):
     bad.write_text("[{\"title\": 1}")
     with pytest.raises(InputError, match="JSON list of threads"):
         load_threads(bad)
+
+
+def test_home_that_is_a_file_is_a_usage_error(tmp_path):
+    file = tmp_path / "not-a-folder"
+    file.write_text("x")
+    result = run("demo", "--home", str(file))
+    assert result.exit_code == 2
+    assert "is a file: give a folder" in result.output

@@ -9,6 +9,7 @@ import typer
 from rich.console import Console
 
 from ..demo import demo_home, run_demo
+from ..errors import UsageError
 from ..workspace import Workspace
 from . import app, workspace
 from .render import console, print_json
@@ -24,6 +25,9 @@ def demo(
 ) -> None:
     """Draft answers for a sample product's open tickets, offline (workspace: <home>/demo)."""
     root = ctx.find_root()
+    for folder in (home, root.obj):
+        if isinstance(folder, Path) and folder.exists() and not folder.is_dir():
+            raise UsageError(f"--home {folder} is a file: give a folder for the workspace")
     if home is not None:  # `understudy demo --home X` as well as `understudy --home X demo`
         root.obj = Workspace(home)
     elif root.obj is None:  # no --home: keep the sample out of the user's own workspace
