@@ -187,6 +187,44 @@ def m006_serve(db: sqlite3.Connection) -> None:
     )
 
 
+@migration
+def m007_examples_models(db: sqlite3.Connection) -> None:
+    db.executescript(
+        """
+        CREATE TABLE examples (
+            id INTEGER PRIMARY KEY,
+            kind TEXT NOT NULL,
+            thread_id INTEGER REFERENCES threads(id) ON DELETE CASCADE,
+            message_id INTEGER,
+            draft_id INTEGER,
+            prompt TEXT NOT NULL,
+            completion TEXT NOT NULL,
+            split TEXT NOT NULL DEFAULT 'train',
+            source TEXT NOT NULL DEFAULT '{}',
+            content_hash TEXT NOT NULL,
+            created_at TEXT NOT NULL
+        );
+        CREATE INDEX examples_kind ON examples(kind, split);
+        CREATE INDEX examples_thread ON examples(thread_id);
+        CREATE TABLE models (
+            id INTEGER PRIMARY KEY,
+            name TEXT NOT NULL UNIQUE,
+            backend TEXT NOT NULL,
+            base_model TEXT NOT NULL DEFAULT '',
+            path TEXT,
+            remote_id TEXT,
+            job_id TEXT,
+            status TEXT NOT NULL DEFAULT 'ready',
+            metrics TEXT NOT NULL DEFAULT '{}',
+            is_default INTEGER NOT NULL DEFAULT 0,
+            created_at TEXT NOT NULL,
+            updated_at TEXT NOT NULL
+        );
+        CREATE INDEX models_backend ON models(backend, is_default);
+        """
+    )
+
+
 def now() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
