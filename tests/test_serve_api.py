@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import threading
 
 import pytest
@@ -257,3 +258,27 @@ def test_the_index_is_built_once_per_process(api):
         assert client.post("/v1/answers", headers=headers, json={"title": title}).is_success
     assert service.answerer() is service.answerer()
     assert (id(index.matrix), id(index.bm25)) == before
+
+
+def test_token_commands_create_list_and_revoke(home):
+    from typer.testing import CliRunner
+
+    from understudy.cli import app as cli
+    from understudy.workspace import Workspace
+
+    runner = CliRunner()
+    created = runner.invoke(cli, ["serve", "token", "create", "web", "--json"],
+                            catch_exceptions=False)
+    assert created.exit_code == 0, created.output
+    token = json.loads(created.output)["token"]
+    listed = json.loads(runner.invoke(cli, ["serve", "token", "list", "--json"]).output)
+    assert [t["name"] for t in listed] == ["web"] and token not in json.dumps(listed)
+    ws = Workspace(home)
+    assert ws.store.token_by_hash(hash_token(token)) is not None
+    assert runner.invoke(cli, ["serve", "token", "revoke", "web"]).exit_code == 0
+    assert ws.store.token_by_hash(hash_token(token)) is None
+    again = runner.invoke(cli, ["serve", "token", "revoke", "web"])
+    assert again.exit_code == 1 and "understudy serve token list" in again.output
+    bad_port = runner.invoke(cli, ["serve", "--port", "70000"])
+    assert bad_port.exit_code == 2 and "--port" in bad_port.output
+    ws.close()
