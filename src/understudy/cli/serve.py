@@ -40,19 +40,18 @@ def serve(
     if not ws.store.tokens():
         console.print("[yellow]No API tokens yet: create one with "
                       "'understudy serve token create NAME' to use /v1 and the web page.[/]")
+    server = create_app(ws, backend)
     handler = None
     if slack_socket:
-        from ..serve.app import Service
         from ..serve.slack import socket_mode
 
-        handler = socket_mode(Service(ws, backend))
+        handler = socket_mode(server.state.service)
         handler.connect()
     import uvicorn
 
     console.print(f"Serving on http://{host}:{port}/ (API under /v1, OpenAPI at /openapi.json)")
     try:
-        uvicorn.run(create_app(ws, backend), host=host, port=port, log_level="info",
-                    timeout_graceful_shutdown=30)
+        uvicorn.run(server, host=host, port=port, log_level="info", timeout_graceful_shutdown=30)
     finally:
         if handler is not None:
             handler.close()
