@@ -81,3 +81,16 @@ def test_cursors_and_state_survive_reopen(tmp_path):
     assert store.get_cursor("gitlab", "acme/app") == "2024-05-01T00:00:00Z"
     assert store.get_state("queue") == [3, 1, 2]
     assert store.get_cursor("gitlab", "other") is None
+
+
+def test_home_that_is_a_file_is_one_line(tmp_path):
+    from typer.testing import CliRunner
+
+    from understudy.cli import app
+
+    not_a_folder = tmp_path / "file"
+    not_a_folder.write_text("x")
+    result = CliRunner().invoke(app, ["--home", str(not_a_folder), "drafts"])
+    assert result.exit_code == 1
+    assert result.output.strip().startswith("Error: ") and "not a folder" in result.output
+    assert "Traceback" not in result.output

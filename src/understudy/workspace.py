@@ -6,6 +6,7 @@ from functools import cached_property
 from pathlib import Path
 
 from .config import Settings, default_home
+from .errors import ConfigError
 from .store import Store
 
 DB_FILE = "understudy.db"
@@ -16,7 +17,16 @@ class Workspace:
 
     def __init__(self, home: Path | str | None = None):
         self.home = Path(home).expanduser() if home else default_home()
-        self.home.mkdir(parents=True, exist_ok=True)
+        try:
+            self.home.mkdir(parents=True, exist_ok=True)
+        except (FileExistsError, NotADirectoryError):
+            raise ConfigError(
+                f"The workspace {self.home} is not a folder: give --home a folder path"
+            ) from None
+        except PermissionError:
+            raise ConfigError(
+                f"Cannot create the workspace {self.home}: choose a writable --home"
+            ) from None
 
     @cached_property
     def settings(self) -> Settings:
