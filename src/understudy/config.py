@@ -24,6 +24,7 @@ SECRET_ENV = {
     "gitlab_url": ("GITLAB_URL", "GITLAB_HOST"),
     "gitlab_token": ("GITLAB_TOKEN", "GITLAB_PRIVATE_TOKEN"),
     "github_token": ("GITHUB_TOKEN",),
+    "github_url": ("GITHUB_URL", "GITHUB_API_URL"),
     "openai_api_key": ("OPENAI_API_KEY",),
     "openai_base_url": ("OPENAI_BASE_URL",),
     "slack_bot_token": ("SLACK_BOT_TOKEN",),

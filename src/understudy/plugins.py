@@ -17,13 +17,19 @@ BUILTIN: dict[str, dict[str, str]] = {
     "sources": {
         "gitlab": "understudy.sources.gitlab:GitLabSource",
         "docs": "understudy.sources.docs:DocsSource",
+        "code": "understudy.sources.code:CodeSource",
+        "csv": "understudy.sources.conversations:ConversationsSource",
+        "github": "understudy.sources.github:GitHubSource",
     },
     "backends": {
         "retrieval": "understudy.backends.retrieval:RetrievalBackend",
         "openai": "understudy.backends.openai:OpenAIBackend",
         "local": "understudy.backends.local:LocalBackend",
     },
-    "destinations": {"gitlab": "understudy.destinations.gitlab:GitLabDestination"},
+    "destinations": {
+        "gitlab": "understudy.destinations.gitlab:GitLabDestination",
+        "github": "understudy.destinations.github:GitHubDestination",
+    },
     "trainers": {},
 }
 

@@ -1,4 +1,4 @@
-"""The records understudy passes around: threads, messages, passages, drafts."""
+"""The records understudy passes around: threads, messages, passages, snippets, drafts."""
 
 from __future__ import annotations
 
@@ -75,6 +75,32 @@ class Passage:
 
     def content_hash(self) -> str:
         raw = json.dumps([self.source, self.path, self.heading, self.text, self.url])
+        return hashlib.sha256(raw.encode()).hexdigest()
+
+
+@dataclass
+class Snippet:
+    """A unit of source code: a function, method, class or type, exactly as written."""
+
+    source: str
+    path: str
+    qualified_name: str
+    language: str
+    kind: str  # function, method, class, type
+    code: str
+    docstring: str = ""
+    decorators: list[str] = field(default_factory=list)
+    start_line: int = 0
+    end_line: int = 0
+    note: str = ""  # written later by a language model; cleared when the code changes
+    note_model: str = ""
+    note_usage: dict[str, Any] = field(default_factory=dict)
+    id: int | None = None
+
+    def content_hash(self) -> str:
+        """Hash of the code and what describes it; line numbers are left out (they move)."""
+        raw = json.dumps([self.source, self.path, self.qualified_name, self.language, self.kind,
+                          self.code, self.docstring, self.decorators])
         return hashlib.sha256(raw.encode()).hexdigest()
 
 

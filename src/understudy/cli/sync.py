@@ -44,8 +44,9 @@ def run_sync(ctx: typer.Context, name: str, json_out: bool, **options: Any) -> S
 def print_report(report: SyncReport) -> None:
     """One summary line, then one line per problem."""
     skipped = f", {report.skipped} skipped" if report.skipped else ""
+    removed = f", {report.removed} removed" if report.removed else ""
     console.print(f"{report.source}: [green]{report.new} new[/], {report.updated} updated, "
-                  f"{report.unchanged} unchanged{skipped}")
+                  f"{report.unchanged} unchanged{skipped}{removed}")
     for problem in report.problems:
         console.print(f"  [yellow]{problem}[/]")
 
@@ -73,3 +74,83 @@ def sync_gitlab(
     """
     run_sync(ctx, "gitlab", json_out, projects=project or [], group=group, since=since,
              include_confidential=include_confidential)
+
+
+@sync_app.command("github")
+def sync_github(
+    ctx: typer.Context,
+    repo: list[str] = typer.Option(
+        None, "--repo", help="Repository as owner/name (repeatable)."
+    ),
+    org: str | None = typer.Option(None, "--org", help="Every repository of this organisation."),
+    since: str | None = typer.Option(
+        None, "--since", help="Only issues updated on or after this date (YYYY-MM-DD)."
+    ),
+    json_out: bool = typer.Option(False, "--json", help="Print the sync report as JSON."),
+) -> None:
+    """Sync every issue and comment of GitHub repositories (GITHUB_TOKEN, GITHUB_URL).
+
+    Pull requests are left out. With neither --repo nor --org, the repositories of the
+    token's user are synced. For GitHub Enterprise set GITHUB_URL=https://HOST.
+    """
+    run_sync(ctx, "github", json_out, repos=repo or [], org=org, since=since)
+
+
+@sync_app.command("docs")
+def sync_docs(
+    ctx: typer.Context,
+    path: str = typer.Argument(
+        ..., help="Folder (or file) of .md, .rst, .html or .txt pages, or a git URL of one."
+    ),
+    base_url: str = typer.Option(
+        "", "--base-url", help="Where the pages are published; passage links start with it."
+    ),
+    max_words: int = typer.Option(300, "--max-words", min=50, help="Words per passage at most."),
+    json_out: bool = typer.Option(False, "--json", help="Print the sync report as JSON."),
+) -> None:
+    """Sync documentation pages as passages, chunked by heading (incremental).
+
+    Passages of pages deleted since the last sync are removed.
+    """
+    run_sync(ctx, "docs", json_out, path=path, base_url=base_url, max_words=max_words)
+
+
+@sync_app.command("code")
+def sync_code(
+    ctx: typer.Context,
+    path: str = typer.Argument(..., help="Folder (or file) of source code."),
+    json_out: bool = typer.Option(False, "--json", help="Print the sync report as JSON."),
+) -> None:
+    """Sync functions, classes and methods of a source tree as snippets (incremental).
+
+    Python, JavaScript, TypeScript, Go, Rust, Java, C, C++, Ruby and PHP; .gitignore is
+    honoured; generated, vendored and binary files are skipped.
+    """
+    run_sync(ctx, "code", json_out, path=path)
+
+
+@sync_app.command("csv")
+def sync_csv(
+    ctx: typer.Context,
+    file: str = typer.Argument(..., help="CSV file of support conversations."),
+    format: str = typer.Option(
+        "auto", "--format", help="twcs (Twitter customer support), generic, or auto."
+    ),
+    columns: list[str] = typer.Option(
+        None, "--columns",
+        help="Generic format: FIELD=COLUMN pairs for conversation_id, author, role, "
+             "created_at, text (repeatable or comma-separated).",
+    ),
+    project: str = typer.Option(
+        "", "--project", help="Generic format: name for the conversations (default: file name)."
+    ),
+    json_out: bool = typer.Option(False, "--json", help="Print the sync report as JSON."),
+) -> None:
+    """Sync support conversations from a CSV file as threads (team = company or agent turns).
+
+    Malformed rows are skipped and reported with their line numbers.
+    """
+    from ..sources.conversations import parse_columns
+
+    run_sync(ctx, "csv", json_out, path=file, format=format,
+             columns=parse_columns(columns or []), project=project)

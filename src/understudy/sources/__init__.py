@@ -8,7 +8,7 @@ from typing import Any
 
 from ..errors import InputError
 from ..plugins import load, registry
-from ..records import Passage, Thread
+from ..records import Passage, Snippet, Thread
 from ..workspace import Workspace
 from .base import Source
 
@@ -22,6 +22,7 @@ class SyncReport:
     updated: int = 0
     unchanged: int = 0
     skipped: int = 0
+    removed: int = 0  # passages or snippets whose page, file or definition is gone
     problems: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
@@ -31,7 +32,7 @@ class SyncReport:
 def sync(
     workspace: Workspace,
     name: str,
-    progress: Callable[[Thread | Passage], None] | None = None,
+    progress: Callable[[Thread | Passage | Snippet], None] | None = None,
     **options: Any,
 ) -> SyncReport:
     """Run source `name` and upsert what it yields; syncing twice changes nothing."""
@@ -40,12 +41,15 @@ def sync(
     for record in source.fetch(**options):
         if isinstance(record, Thread):
             outcome = workspace.store.upsert_thread(record)
+        elif isinstance(record, Snippet):
+            outcome = workspace.store.upsert_snippet(record)
         else:
             outcome = workspace.store.upsert_passage(record)
         setattr(report, outcome, getattr(report, outcome) + 1)
         if progress:
             progress(record)
     report.skipped = source.skipped
+    report.removed = getattr(source, "removed", 0)
     report.problems = source.problems
     return report
 

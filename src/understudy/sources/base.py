@@ -7,12 +7,12 @@ from collections.abc import Iterator
 from typing import Any
 
 from ..config import Settings
-from ..records import Passage, Thread
+from ..records import Passage, Snippet, Thread
 from ..store import Store
 
 
 class Source(ABC):
-    """Reads one kind of place and yields threads or passages; the caller stores them."""
+    """Reads one kind of place and yields threads, passages or snippets; the caller stores them."""
 
     name: str = ""
 
@@ -23,7 +23,7 @@ class Source(ABC):
         self.problems: list[str] = []
 
     @abstractmethod
-    def fetch(self, **options: Any) -> Iterator[Thread | Passage]:
+    def fetch(self, **options: Any) -> Iterator[Thread | Passage | Snippet]:
         """Yield every record that changed since the last sync."""
 
     @classmethod

@@ -12,11 +12,12 @@ from typing import Any
 from ..errors import NotFoundError
 from ..records import Draft, Message, Passage, SourceRef, Thread
 from .migrations import migrate, now
+from .snippets import SnippetQueries
 
 __all__ = ["Store", "now"]
 
 
-class Store:
+class Store(SnippetQueries):
     """One workspace's database. Safe to share between threads (one writer at a time)."""
 
     def __init__(self, path: Path | str):
@@ -116,7 +117,7 @@ class Store:
             yield self._thread(row, messages.get(row["id"], []))
 
     def count(self, table: str) -> int:
-        assert table in {"threads", "messages", "passages", "drafts", "embeddings"}
+        assert table in {"threads", "messages", "passages", "snippets", "drafts", "embeddings"}
         return self.db.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0]
 
     def _messages_by_thread(self, ids: list[int]) -> dict[int, list[Message]]:

@@ -225,6 +225,33 @@ def m007_examples_models(db: sqlite3.Connection) -> None:
     )
 
 
+@migration
+def m008_snippets(db: sqlite3.Connection) -> None:
+    db.executescript(
+        """
+        CREATE TABLE snippets (
+            id INTEGER PRIMARY KEY,
+            source TEXT NOT NULL,
+            path TEXT NOT NULL,
+            qualified_name TEXT NOT NULL,
+            language TEXT NOT NULL DEFAULT '',
+            kind TEXT NOT NULL DEFAULT '',
+            code TEXT NOT NULL,
+            docstring TEXT NOT NULL DEFAULT '',
+            decorators TEXT NOT NULL DEFAULT '[]',
+            start_line INTEGER NOT NULL DEFAULT 0,
+            end_line INTEGER NOT NULL DEFAULT 0,
+            content_hash TEXT NOT NULL,
+            note TEXT,
+            note_model TEXT,
+            note_usage TEXT NOT NULL DEFAULT '{}',
+            UNIQUE (source, path, qualified_name)
+        );
+        CREATE INDEX snippets_path ON snippets(source, path);
+        """
+    )
+
+
 def now() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
