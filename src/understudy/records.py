@@ -1,4 +1,4 @@
-"""The records understudy passes around: threads, messages, passages, snippets, drafts."""
+"""The records understudy passes around: threads, messages, passages, drafts, examples, models."""
 
 from __future__ import annotations
 
@@ -142,3 +142,45 @@ class Draft:
         data = asdict(self)
         data["sources"] = [asdict(s) for s in self.sources]
         return data
+
+
+@dataclass
+class Example:
+    """One training example: chat messages (system, user) and the wanted reply, with its origin."""
+
+    kind: str  # "reply" (a team reply) or "edit" (the text a reviewer sent)
+    messages: list[dict[str, str]]
+    completion: str
+    thread_id: int | None = None
+    message_id: int | None = None
+    draft_id: int | None = None
+    split: str = "train"  # "train" or "valid"
+    source: dict[str, Any] = field(default_factory=dict)  # url, author, time, sources used
+    created_at: str = ""
+    id: int | None = None
+
+    def content_hash(self) -> str:
+        """Hash of what is trained on: the messages and the completion."""
+        raw = json.dumps([self.messages, self.completion], sort_keys=True, ensure_ascii=False)
+        return hashlib.sha256(raw.encode()).hexdigest()
+
+
+@dataclass
+class Model:
+    """A trained model registered in the workspace, with its evaluation figures."""
+
+    name: str
+    backend: str  # "openai", "local" or "retrieval"
+    base_model: str = ""
+    path: str | None = None  # a folder in the workspace (LoRA adapter, tuned embedder)
+    remote_id: str | None = None  # the fine-tuned model's name at the provider
+    job_id: str | None = None
+    status: str = "ready"  # "running", "ready", "failed", "cancelled"
+    metrics: dict[str, Any] = field(default_factory=dict)
+    is_default: bool = False
+    created_at: str = ""
+    updated_at: str = ""
+    id: int | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
