@@ -282,3 +282,42 @@ def test_token_commands_create_list_and_revoke(home):
     bad_port = runner.invoke(cli, ["serve", "--port", "70000"])
     assert bad_port.exit_code == 2 and "--port" in bad_port.output
     ws.close()
+
+
+def test_concurrent_queries_share_one_model_pass(embedder):
+    from understudy.serve.batching import BatchingEmbedder
+
+    release = threading.Event()
+    sizes: list[int] = []
+
+    class Gated:
+        name, dim = embedder.name, embedder.dim
+
+        def encode(self, texts):
+            sizes.append(len(texts))
+            release.wait(timeout=60)
+            return embedder.encode(texts)
+
+    batching = BatchingEmbedder(Gated())
+    texts = [f"{title}\n{question}" for title, question, _ in KNOWLEDGE] + ["CSV export"]
+    out: dict[int, object] = {}
+
+    def encode(i: int) -> None:
+        out[i] = batching.encode([texts[i]])
+
+    first = threading.Thread(target=encode, args=(0,))
+    first.start()
+    while not sizes:  # the first request is in the model
+        threading.Event().wait(0.01)
+    rest = [threading.Thread(target=encode, args=(i,)) for i in range(1, len(texts))]
+    for thread in rest:
+        thread.start()
+    while len(batching._queue) < len(rest):
+        threading.Event().wait(0.01)
+    release.set()
+    for thread in [first, *rest]:
+        thread.join()
+    assert sizes == [1, len(rest)]
+    for i, text in enumerate(texts):
+        assert out[i].shape == (1, embedder.dim)
+        assert abs(float(out[i][0] @ embedder.encode([text])[0]) - 1.0) < 1e-4

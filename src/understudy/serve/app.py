@@ -22,6 +22,7 @@ from ..errors import ConfigError, InputError, NotFoundError, SendError, Understu
 from ..records import Draft, Thread
 from ..workspace import Workspace
 from .auth import DEFAULT_RATE_PER_MINUTE, Caller, RateLimiter, authenticate
+from .batching import BatchingEmbedder
 
 log = logging.getLogger("understudy.serve")
 
@@ -133,6 +134,9 @@ class Service:
         with self._lock:
             if name not in self._answerers:
                 answerer = self.workspace.answerer(name)
+                index = answerer.index
+                if not isinstance(index.embedder, BatchingEmbedder):
+                    index._embedder = BatchingEmbedder(index.embedder)
                 if not answerer.index.ready:
                     answerer.index.build()
                 self._answerers[name] = answerer
