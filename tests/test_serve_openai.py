@@ -21,11 +21,16 @@ def served(workspace):
                             http_client=client, max_retries=0), client, headers, workspace
 
 
-def test_models_are_the_backends(served):
-    oai, *_ = served
-    names = [m.id for m in oai.models.list()]
-    assert "understudy" in names
-    assert set(registry("backends")) <= set(names)
+def test_models_are_the_backends_and_registered_models(served):
+    from understudy.records import Model
+    from understudy.store.training import save_model
+
+    oai, _, _, ws = served
+    save_model(ws.store, Model(name="support-ft", backend="openai", remote_id="ft:base:acme:1"))
+    save_model(ws.store, Model(name="half-done", backend="openai", status="running"))
+    listed = {m.id: m.owned_by for m in oai.models.list()}
+    assert "understudy" in listed and set(registry("backends")) <= set(listed)
+    assert listed["support-ft"] == "understudy:openai" and "half-done" not in listed
 
 
 def test_chat_completion_answers_from_the_knowledge_base(served):

@@ -125,31 +125,31 @@ class Service:
         self.hook_lock = threading.Lock()
         self._touched: dict[int, float] = {}
 
-    def answerer(self, backend: str | None = None) -> Answerer:
-        """The process's answerer for `backend`; the index is built once, on first use."""
-        name = backend or self.backend
-        answerer = self._answerers.get(name)
+    def answerer(self, backend: str | None = None, model: str | None = None) -> Answerer:
+        """The process's answerer for `backend` (and `model`); the index is built once."""
+        key = (backend or self.backend, model)
+        answerer = self._answerers.get(key)
         if answerer is not None:
             return answerer
         with self._lock:
-            if name not in self._answerers:
-                answerer = self.workspace.answerer(name)
+            if key not in self._answerers:
+                answerer = Answerer(self.workspace, key[0], model)
                 index = answerer.index
                 if not isinstance(index.embedder, BatchingEmbedder):
                     index._embedder = BatchingEmbedder(index.embedder)
                 if not answerer.index.ready:
                     answerer.index.build()
-                self._answerers[name] = answerer
-            return self._answerers[name]
+                self._answerers[key] = answerer
+            return self._answerers[key]
 
     def ticket(self, thread: Thread) -> Thread:
         """The stored copy of `thread`, stored now if it is new or changed."""
         self.store.upsert_thread(thread)
         return thread
 
-    def draft(self, thread: Thread, backend: str | None = None) -> Draft:
+    def draft(self, thread: Thread, backend: str | None = None, model: str | None = None) -> Draft:
         """Store the ticket and draft an answer for it (saved before it is returned)."""
-        answerer = self.answerer(backend)
+        answerer = self.answerer(backend, model)
         return answerer.draft(self.ticket(thread))
 
     def get_draft(self, draft_id: int) -> Draft:

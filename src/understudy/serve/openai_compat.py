@@ -25,11 +25,19 @@ DEFAULT_MODEL = "understudy"  # the workspace's default backend
 CHUNK_WORDS = 4
 
 
-def model_names(workspace: Workspace) -> dict[str, str]:
-    """Model name -> backend: every registered backend, plus 'understudy' for the default."""
-    names = {DEFAULT_MODEL: workspace.settings.get("default_backend") or "retrieval"}
+def model_names(workspace: Workspace) -> dict[str, tuple[str, str | None]]:
+    """Model name -> (backend, model): 'understudy', each backend, each ready generating model."""
+    from ..store.training import models
+
+    names: dict[str, tuple[str, str | None]] = {
+        DEFAULT_MODEL: (workspace.settings.get("default_backend") or "retrieval", None)
+    }
     for backend in registry("backends"):
-        names[backend] = backend
+        names[backend] = (backend, None)
+    for model in models(workspace.store, status="ready"):
+        target = model.remote_id if model.backend == "openai" else model.path
+        if model.backend in ("openai", "local") and target:
+            names.setdefault(model.name, (model.backend, target))
     return names
 
 
@@ -75,7 +83,7 @@ def list_models(request: Request, caller: Caller = Depends(require_caller)) -> M
     service = request.app.state.service
     return ModelList(data=[
         ModelOut(id=name, created=0, owned_by=f"understudy:{backend}")
-        for name, backend in model_names(service.workspace).items()
+        for name, (backend, _) in model_names(service.workspace).items()
     ])
 
 
@@ -121,8 +129,8 @@ def chat_completions(
     """The last user message is the ticket; earlier turns are kept with it as history."""
     service = request.app.state.service
     models = model_names(service.workspace)
-    backend = models.get(body.model)
-    if backend is None:
+    target = models.get(body.model)
+    if target is None:
         raise APIError(
             404,
             f"The model '{body.model}' does not exist: choose one of "
@@ -140,7 +148,7 @@ def chat_completions(
     thread = ticket_thread(title, question, body.user or caller.name,
                            meta={"chat": True, "history": earlier} if earlier else {"chat": True})
     stored = service.store.find_thread(thread.source, thread.external_id)
-    draft = service.draft(stored or thread, backend)
+    draft = service.draft(stored or thread, *target)
     created = int(time.time())
     if body.stream:
         return StreamingResponse(_stream(draft, body.model, created),
