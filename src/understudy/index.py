@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+from array import array
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from functools import cache
@@ -21,6 +22,7 @@ from .text import is_procedural
 # checked on dev (77.53 there); see docs/benchmarks.md.
 BM25_WEIGHT = 0.15
 EMBED_CHARS = 1500  # the model reads at most 256 word pieces; more text only costs time
+ENCODE_CHUNK = 1024  # items embedded and saved at a time: progress and resumable work
 
 
 @dataclass
@@ -100,11 +102,17 @@ def _stemmer():
         return None
 
 
-def tokenize(text: str) -> list[str]:
-    """Lowercased word tokens without English stopwords, stemmed; the BM25 vocabulary."""
+@cache
+def _stopwords() -> frozenset[str]:
     from bm25s.stopwords import STOPWORDS_EN
 
-    words = [w for w in _TOKEN.findall(text.lower()) if w not in STOPWORDS_EN]
+    return frozenset(STOPWORDS_EN)
+
+
+def tokenize(text: str) -> list[str]:
+    """Lowercased word tokens without English stopwords, stemmed; the BM25 vocabulary."""
+    stopwords = _stopwords()
+    words = [w for w in _TOKEN.findall(text.lower()) if w not in stopwords]
     stemmer = _stemmer()
     return stemmer.stemWords(words) if stemmer else words
 
@@ -113,11 +121,17 @@ class BM25:
     """bm25s over pre-tokenised texts, scoring every document for a query."""
 
     def __init__(self, texts: Iterable[str]):
-        corpus = [tokenize(t) or ["\x00"] for t in texts]
+        # Token ids are assigned while tokenising, so the corpus is held as compact int arrays
+        # rather than millions of token strings; bm25s scores the same (doc, token) pairs.
+        vocab: dict[str, int] = {}
+        corpus = [
+            array("i", [vocab.setdefault(w, len(vocab)) for w in tokenize(t) or ["\x00"]])
+            for t in texts
+        ]
         self.size = len(corpus)
         self.model = bm25s.BM25()
         if corpus:
-            self.model.index(corpus, show_progress=False)
+            self.model.index((corpus, vocab), show_progress=False)
 
     def scores(self, query: str) -> np.ndarray:
         if not self.size:
@@ -166,8 +180,9 @@ class KnowledgeIndex:
         return self.bm25 is not None
 
     def collect(self) -> list[KnowledgeItem]:
+        """Every knowledge item in the store: answered threads, then passages."""
         items = []
-        for thread in self.store.threads():
+        for thread in self.store.answered_threads():
             item = thread_item(thread, self.extra_patterns)
             if item:
                 items.append(item)
@@ -190,30 +205,35 @@ class KnowledgeIndex:
         """Embed what is new or changed, drop what is gone, and load everything for search."""
         model = self.embedder.name
         items = self.collect()
-        cached = {} if rebuild else self.store.embeddings(model)
-        keys = {item.key for item in items}
-        removed = [k for k in cached if k not in keys]
+        known = {} if rebuild else self.store.embedding_hashes(model)
+        rows = {item.key: row for row, item in enumerate(items)}
+        removed = [k for k in known if k not in rows]
         if rebuild:
             self.store.db.execute("DELETE FROM embeddings WHERE model = ?", (model,))
             self.store.db.commit()
         elif removed:
             self.store.delete_embeddings(model, removed)
-        todo = [i for i in items if cached.get(i.key, ("",))[0] != i.content_hash()]
-        dim = self.embedder.dim
-        batch = 256
-        for start in range(0, len(todo), batch):
-            chunk = todo[start : start + batch]
-            vectors = self.embedder.encode([i.embed_text for i in chunk])
-            pairs = zip(chunk, vectors, strict=True)
-            rows = [(i.key, i.content_hash(), v.tobytes()) for i, v in pairs]
-            self.store.put_embeddings(model, rows)
-            for key, digest, blob in rows:
-                cached[key] = (digest, blob)
+        hashes = [item.content_hash() for item in items]
+        todo = [row for row, item in enumerate(items) if known.get(item.key) != hashes[row]]
+        # Texts of similar length share a batch, so little of each batch is padding.
+        todo.sort(key=lambda row: len(items[row].embed_text), reverse=True)
+        matrix = np.zeros((len(items), self.embedder.dim), dtype=np.float32)
+        for start in range(0, len(todo), ENCODE_CHUNK):
+            chunk = todo[start : start + ENCODE_CHUNK]
+            vectors = self.embedder.encode([items[row].embed_text for row in chunk])
+            matrix[chunk] = vectors
+            self.store.put_embeddings(model, [
+                (items[row].key, hashes[row], vector.tobytes())
+                for row, vector in zip(chunk, vectors, strict=True)
+            ])
             if progress:
-                progress(min(start + batch, len(todo)), len(todo))
-        matrix = np.zeros((len(items), dim), dtype=np.float32)
-        for row, item in enumerate(items):
-            matrix[row] = np.frombuffer(cached[item.key][1], dtype=np.float32)
+                progress(min(start + ENCODE_CHUNK, len(todo)), len(todo))
+        fresh = set(todo)
+        # Stream the stored vectors into the matrix rather than holding every blob at once.
+        for key, blob in self.store.embedding_vectors(model):
+            row = rows.get(key)
+            if row is not None and row not in fresh:
+                matrix[row] = np.frombuffer(blob, dtype=np.float32)
         self.items, self.matrix = items, matrix
         # Columns for filtering without a Python loop per query.
         self._created = np.array([i.created_at for i in items], dtype=str)

@@ -116,6 +116,28 @@ class Store(SnippetQueries):
         for row in rows:
             yield self._thread(row, messages.get(row["id"], []))
 
+    def answered_threads(self) -> Iterator[Thread]:
+        """Threads with a team reply, in threads() order, with only what a knowledge item needs."""
+        cursor = self.db.cursor()
+        cursor.row_factory = None  # plain tuples: a Row per message costs more than the query
+        rows = cursor.execute(
+            "SELECT t.id, t.source, t.external_id, t.url, t.title, t.created_at, m.external_id,"
+            " m.author, m.body, m.text, m.created_at, m.kind, m.is_team, m.is_bot, m.id"
+            " FROM threads t JOIN messages m ON m.thread_id = t.id WHERE EXISTS (SELECT 1"
+            " FROM messages r WHERE r.thread_id = t.id AND r.position > 0 AND r.is_team = 1)"
+            " ORDER BY t.created_at, t.id, m.position"
+        )
+        thread = None
+        for r in rows:
+            if thread is None or thread.id != r[0]:
+                if thread is not None:
+                    yield thread
+                thread = Thread(r[1], r[2], r[3], r[4], created_at=r[5], id=r[0])
+            thread.messages.append(Message(r[6], r[7], r[8], r[10], r[11], bool(r[12]),
+                                           bool(r[13]), r[9], r[14]))
+        if thread is not None:
+            yield thread
+
     def count(self, table: str) -> int:
         assert table in {"threads", "messages", "passages", "snippets", "drafts", "embeddings"}
         return self.db.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0]
@@ -322,6 +344,21 @@ class Store(SnippetQueries):
             "SELECT item_key, content_hash, vector FROM embeddings WHERE model = ?", (model,)
         )
         return {r[0]: (r[1], r[2]) for r in rows}
+
+    def embedding_hashes(self, model: str) -> dict[str, str]:
+        """Content hash of every item embedded with `model`, without the vectors."""
+        rows = self.db.execute(
+            "SELECT item_key, content_hash FROM embeddings WHERE model = ?", (model,)
+        )
+        return {r[0]: r[1] for r in rows}
+
+    def embedding_vectors(self, model: str) -> Iterator[tuple[str, bytes]]:
+        """(item key, vector) of every item embedded with `model`, streamed."""
+        cursor = self.db.cursor()
+        cursor.row_factory = None
+        yield from cursor.execute(
+            "SELECT item_key, vector FROM embeddings WHERE model = ?", (model,)
+        )
 
     def put_embeddings(self, model: str, rows: list[tuple[str, str, bytes]]) -> None:
         with self.lock, self.db:
