@@ -30,7 +30,11 @@ BUILTIN: dict[str, dict[str, str]] = {
         "gitlab": "understudy.destinations.gitlab:GitLabDestination",
         "github": "understudy.destinations.github:GitHubDestination",
     },
-    "trainers": {},
+    "trainers": {
+        "openai": "understudy.train.openai:OpenAITrainer",
+        "local": "understudy.train.local:LocalTrainer",
+        "retrieval": "understudy.train.retrieval:RetrievalTrainer",
+    },
 }
 
 

@@ -39,8 +39,14 @@ class Workspace:
     @cached_property
     def index(self):  # -> KnowledgeIndex; imported late so commands that need no model stay fast
         from .index import KnowledgeIndex
+        from .train.registry import default_embedder_path
 
-        return KnowledgeIndex(self.store)
+        tuned = default_embedder_path(self.store)  # a promoted tuned model; embeddings per model
+        if tuned is None:
+            return KnowledgeIndex(self.store)
+        from .embeddings import get_embedder
+
+        return KnowledgeIndex(self.store, get_embedder(tuned))
 
     def answerer(self, backend: str | None = None):
         from .answer import Answerer

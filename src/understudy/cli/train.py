@@ -1,0 +1,107 @@
+"""`understudy train` (with `train status`) and `understudy models`."""
+
+from __future__ import annotations
+
+import json
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from ..errors import UsageError
+from . import app, workspace
+
+train_app = typer.Typer(help="Train a model on the examples: fine-tune, LoRA, or tune retrieval.",
+                        invoke_without_command=True)
+app.add_typer(train_app, name="train")
+
+
+def _say(text: str) -> None:
+    Console(stderr=True).print(text, highlight=False)
+
+
+def _options(**values):  # noqa: ANN202  (TrainOptions, imported late)
+    from ..train import TrainOptions
+
+    return TrainOptions(**{k: v for k, v in values.items() if v is not None})
+
+
+@train_app.callback()
+def train(
+    ctx: typer.Context,
+    backend: str | None = typer.Option(
+        None, "--backend", help="openai (fine-tuning job), local (LoRA) or retrieval (tune the "
+        "embedding model)."),
+    model: str | None = typer.Option(
+        None, "--model", help="The base model: a name for openai, a folder for local."),
+    epochs: int | None = typer.Option(None, "--epochs", min=1, help="Training epochs."),
+    promote: bool = typer.Option(
+        False, "--promote", help="Make it the default if it beats the current default on "
+        "held-out threads."),
+    suffix: str | None = typer.Option(None, "--suffix", help="openai: a suffix for the name."),
+    wait: bool = typer.Option(
+        True, "--wait/--no-wait", help="openai: watch the job (else 'train status' does)."),
+    max_steps: int | None = typer.Option(
+        None, "--max-steps", min=1, help="local and retrieval: stop after this many steps."),
+    as_json: bool = typer.Option(False, "--json", help="Print the registered model as JSON."),
+) -> None:
+    """Train a model on the examples, register it, and evaluate it on held-out threads."""
+    if ctx.invoked_subcommand is not None:
+        return
+    if backend is None:
+        raise UsageError("Say what to train: --backend openai, local or retrieval")
+    from ..train import trainer_for
+
+    trainer = trainer_for(workspace(ctx), backend, _say)
+    done = trainer.train(_options(model=model, epochs=epochs, promote=promote, suffix=suffix,
+                                  wait=wait, max_steps=max_steps))
+    _print_models([done], as_json)
+
+
+@train_app.command("status")
+def status(
+    ctx: typer.Context,
+    poll: float = typer.Option(10.0, "--poll", min=0.0, help="Seconds between looks."),
+    promote: bool = typer.Option(False, "--promote", help="Promote a finished model that wins."),
+    as_json: bool = typer.Option(False, "--json", help="Print the models as JSON."),
+) -> None:
+    """Resume watching running fine-tuning jobs until they end, and register their models."""
+    from ..train import trainer_for
+
+    trainer = trainer_for(workspace(ctx), "openai", _say)
+    _print_models(trainer.resume(_options(poll=poll, promote=promote)), as_json)
+
+
+@app.command("models")
+def models_command(
+    ctx: typer.Context,
+    as_json: bool = typer.Option(False, "--json", help="Print the models as JSON."),
+) -> None:
+    """List registered models, which one each backend uses, and their held-out figures."""
+    from ..store.training import models
+
+    _print_models(models(workspace(ctx).store), as_json)
+
+
+def _figures(metrics: dict) -> str:
+    keys = ("answer_f1", "mrr", "recall_at_1", "heldout")
+    ours = ", ".join(f"{k} {metrics[k]}" for k in keys if k in metrics)
+    base = metrics.get("baseline_metrics") or {}
+    theirs = ", ".join(f"{k} {base[k]}" for k in keys[:3] if k in base)
+    return f"{ours} (default before: {theirs})" if theirs else ours
+
+
+def _print_models(found: list, as_json: bool) -> None:
+    if as_json:
+        typer.echo(json.dumps([m.to_dict() for m in found], indent=2))
+        return
+    if not found:
+        typer.echo("No models yet: train one with 'understudy train --backend retrieval'")
+        return
+    table = Table(title="Registered models")
+    for column in ("name", "backend", "base", "model", "status", "default", "held-out"):
+        table.add_column(column)
+    for m in found:
+        table.add_row(m.name, m.backend, m.base_model, m.remote_id or m.path or "", m.status,
+                      "yes" if m.is_default else "", _figures(m.metrics))
+    Console().print(table)
