@@ -1,0 +1,207 @@
+"""`sync docs` on a folder of Markdown, reStructuredText, HTML and text pages, and on a git URL."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+from typer.testing import CliRunner
+
+from understudy.cli import app, main
+from understudy.sources import sync
+from understudy.sources.docs import parse_git_url, split_page
+from understudy.workspace import Workspace
+
+GUIDE_RST = """==========
+ Handbook
+==========
+
+Welcome to the handbook.
+
+Install
+=======
+
+Run the installer::
+
+    Not a title
+    ===========
+
+Behind a proxy
+--------------
+
+Set HTTPS_PROXY before running the installer.
+
+Upgrading
+=========
+
+Take a backup with ``tally backup`` first.
+"""
+
+SITE_HTML = """<!doctype html><html><head><title>Tallybook</title>
+<style>body { color: red }</style><script>track()</script></head><body>
+<nav role="navigation"><ul><li>Home<li>Docs</ul></nav>
+<main>
+<section id="sso"><h1>Single sign-on<a class="headerlink" href="#sso">¶</a></h1>
+<p>Tallybook speaks   SAML and
+OIDC.</p>
+<section id="okta"><h2>Okta</h2>
+<p>Create an app integration &amp; paste the metadata URL.</p>
+<pre>tally sso set --provider okta
+  --metadata https://example.okta.com/app/metadata</pre>
+</section></section>
+</main>
+<footer>Copyright Tallybook</footer></body></html>
+"""
+
+INDEX_MD = """# Welcome
+
+Start here.
+
+## Support
+
+### Email
+
+Write to the support address.
+"""
+
+
+@pytest.fixture
+def docs(tmp_path):
+    root = tmp_path / "handbook"
+    (root / "guide").mkdir(parents=True)
+    (root / "guide" / "setup.rst").write_text(GUIDE_RST)
+    (root / "site").mkdir()
+    (root / "site" / "sso.html").write_text(SITE_HTML)
+    (root / "index.md").write_text(INDEX_MD)
+    (root / "notes.txt").write_text("First paragraph.\n\nSecond paragraph.\n")
+    (root / "image.png").write_bytes(b"\x89PNG\r\n")
+    return root
+
+
+@pytest.fixture
+def ws(home):
+    workspace = Workspace(home)
+    yield workspace
+    workspace.close()
+
+
+def passages(ws) -> dict[tuple[str, str], object]:
+    return {(p.path, p.heading): p for p in ws.store.passages("docs")}
+
+
+def test_every_kind_of_page_is_split_by_heading_with_links(docs, ws):
+    report = sync(ws, "docs", path=str(docs), base_url="https://docs.example.com/")
+    found = passages(ws)
+
+    assert set(found) == {
+        ("handbook/guide/setup.rst", "Handbook"),
+        ("handbook/guide/setup.rst", "Handbook > Install"),
+        ("handbook/guide/setup.rst", "Handbook > Install > Behind a proxy"),
+        ("handbook/guide/setup.rst", "Handbook > Upgrading"),
+        ("handbook/site/sso.html", "Single sign-on"),
+        ("handbook/site/sso.html", "Single sign-on > Okta"),
+        ("handbook/index.md", "Welcome"),
+        ("handbook/index.md", "Welcome > Support > Email"),
+        ("handbook/notes.txt", "notes"),
+    }
+    assert report.new == len(found)
+    proxy = found[("handbook/guide/setup.rst", "Handbook > Install > Behind a proxy")]
+    assert proxy.url == "https://docs.example.com/guide/setup.html#behind-a-proxy"  # Sphinx page
+    install = found[("handbook/guide/setup.rst", "Handbook > Install")]
+    assert "Not a title" in install.text  # a literal block is not a heading
+    okta = found[("handbook/site/sso.html", "Single sign-on > Okta")]
+    assert okta.url == "https://docs.example.com/site/sso.html#okta"
+    assert okta.text.startswith("Create an app integration & paste the metadata URL.")
+    assert "tally sso set --provider okta\n  --metadata" in okta.text  # <pre> keeps its lines
+    sso = found[("handbook/site/sso.html", "Single sign-on")]
+    assert sso.text == "Tallybook speaks SAML and OIDC."
+    everything = " ".join(p.text for p in found.values())
+    for noise in ("track()", "color: red", "Copyright", "Home"):
+        assert noise not in everything
+    assert found[("handbook/notes.txt", "notes")].text == "First paragraph.\n\nSecond paragraph."
+
+
+def test_resync_is_incremental_and_deleted_pages_leave_the_index(docs, ws):
+    sync(ws, "docs", path=str(docs))
+    count = len(passages(ws))
+    again = sync(ws, "docs", path=str(docs))
+    assert (again.new, again.updated, again.unchanged, again.removed) == (0, 0, count, 0)
+
+    (docs / "site" / "sso.html").unlink()
+    (docs / "guide" / "setup.rst").write_text(GUIDE_RST.replace(
+        "Set HTTPS_PROXY", "Set HTTPS_PROXY and NO_PROXY"))
+    third = sync(ws, "docs", path=str(docs))
+    assert (third.updated, third.removed) == (1, 2)
+    assert not any(path.endswith("sso.html") for path, _ in passages(ws))
+
+    ws.index.build()
+    hits = ws.index.search("How do I set up Okta single sign-on?", k=5)
+    assert all("sso.html" not in hit.item.key for hit in hits)  # no stale passage answers
+
+
+def test_passages_are_retrieved_next_to_threads(docs, workspace):
+    sync(workspace, "docs", path=str(docs))
+    workspace.index.build()
+    hits = workspace.index.search("installer behind a corporate proxy", k=3)
+    assert hits[0].item.kind == "passage"
+    assert "HTTPS_PROXY" in hits[0].item.answer or "HTTPS_PROXY" in hits[0].item.search_text
+
+
+def test_long_sections_respect_the_word_bound():
+    long_rst = "Guide\n=====\n\n" + "\n\n".join(f"Paragraph {n} " + "word " * 60
+                                                for n in range(10))
+    found = split_page(long_rst, "docs/long.rst", max_words=150)
+    assert len(found) > 3
+    assert all(len(p.text.split()) <= 150 for p in found)
+    assert [p.heading for p in found[:2]] == ["Guide", "Guide (2)"]
+
+
+def test_sync_from_a_git_url(docs, tmp_path, ws):
+    repo = tmp_path / "repo"
+    subprocess.run(["git", "init", "-q", "-b", "main", str(repo)], check=True)
+    (repo / "docs").mkdir()
+    (repo / "docs" / "index.md").write_text(INDEX_MD)
+    (repo / "README.md").write_text("# Readme\n\nNot in the docs folder.\n")
+    git = ["git", "-C", str(repo), "-c", "user.name=t", "-c", "user.email=t@example.com"]
+    subprocess.run([*git, "add", "."], check=True)
+    subprocess.run([*git, "commit", "-q", "-m", "docs"], check=True)
+
+    report = sync(ws, "docs", path=f"file://{repo}")
+    assert report.new == 3
+    assert {p.path for p in ws.store.passages("docs")} == {"repo/docs/index.md", "repo/README.md"}
+
+    tree = parse_git_url("https://github.com/acme/app/tree/main/docs/guide")
+    assert (tree.repo, tree.branch, tree.folder) == ("https://github.com/acme/app", "main",
+                                                     "docs/guide")
+    assert tree.base_url == "https://github.com/acme/app/blob/main/docs/guide"
+    lab = parse_git_url("https://gitlab.com/g/p/-/tree/v2/docs")
+    assert (lab.repo, lab.base_url) == ("https://gitlab.com/g/p",
+                                        "https://gitlab.com/g/p/-/blob/v2/docs")
+
+
+def run_cli(monkeypatch, *args: str) -> tuple[int, str, str]:
+    monkeypatch.setattr(sys, "argv", ["understudy", *args])
+    with CliRunner().isolation() as streams:
+        try:
+            main()
+            code = 0
+        except SystemExit as exc:
+            code = exc.code
+        out, err = streams[0].getvalue().decode(), streams[1].getvalue().decode()
+    return code, out, err
+
+
+def test_cli_sync_docs(docs, tmp_path, monkeypatch):
+    result = CliRunner().invoke(app, ["sync", "docs", str(docs), "--json"],
+                                catch_exceptions=False)
+    assert result.exit_code == 0 and json.loads(result.stdout)["new"] == 9
+
+    code, _, err = run_cli(monkeypatch, "sync", "docs", str(tmp_path / "nowhere"))
+    assert code == 1 and err.strip().splitlines() == [
+        f"Error: No docs folder at '{tmp_path / 'nowhere'}': give the folder of your pages "
+        "(.md, .rst, .html, .txt) or a git URL"]
+    code, _, err = run_cli(monkeypatch, "sync", "docs", f"file://{tmp_path}/no-repo")
+    assert code == 1 and err.strip().startswith(f"Error: Cannot clone file://{tmp_path}/no-repo")
+    assert "check the URL" in err and len(err.strip().splitlines()) == 1
