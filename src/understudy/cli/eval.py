@@ -114,3 +114,6 @@ def tune(
         f"(constant {dev['brier_constant']:.3f}); answers {100 * dev['answered']:.0f}% "
         f"with {100 * dev['precision_answered']:.0f}% right (best hit relevant)."
     )
+
+
+from . import eval_backtest  # noqa: E402,F401  (registers backtest and calibrate)
