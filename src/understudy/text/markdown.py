@@ -64,7 +64,8 @@ def markdown_to_text(body: str) -> str:
     quoted replies (after an "On ... wrote:" line or an "Original Message" separator) are
     dropped, since they repeat an earlier message; other "> " quotes are kept as lines.
     """
-    lines = _drop_email_quotes((body or "").replace("\r\n", "\n").replace("\r", "\n"))
+    body = (body or "").replace("\r\n", "\n").replace("\r", "\n").replace("\ue000", "")
+    lines = _drop_email_quotes(body)
     markers: list[str] = []
     source = _collapse_unfenced_logs(lines, markers)
     text = "\n\n".join(_blocks(SyntaxTreeNode(_md.parse(source))))

@@ -52,9 +52,10 @@ def _email_ok(match: re.Match[str]) -> bool:
             and tld not in _FILE_TLDS)
 
 
-_PASSWORD_KEY = r"[\w.-]*?(?:password|passwd|pwd|passphrase)(?:[_-]?(?:hash|digest))?"
-_SECRET_KEY = (r"[\w.-]*?(?:secret[_-]?key|secret|token|api[_-]?key|apikey|access[_-]?key"
-               r"|private[_-]?key|client[_-]?secret|auth[_-]?token)(?:[_-]?(?:base|value))?")
+_PASSWORD_KEY = r"(?<![\w.-])[\w.-]*?(?:password|passwd|pwd|passphrase)(?:[_-]?(?:hash|digest))?"
+_SECRET_KEY = (r"(?<![\w.-])[\w.-]*?(?:secret[_-]?key|secret|token|api[_-]?key|apikey"
+               r"|access[_-]?key|private[_-]?key|client[_-]?secret|auth[_-]?token)"
+               r"(?:[_-]?(?:base|value))?")
 
 
 def _assignment(key: str) -> str:
@@ -127,6 +128,9 @@ def mask_secrets(text: str) -> str:
     """Replace tokens, keys, passwords and email addresses with "[REDACTED:<kind>]"."""
     if not text:
         return text
-    for kind, (start, end) in reversed(find_secrets(text)):
-        text = f"{text[:start]}[REDACTED:{kind}]{text[end:]}"
-    return text
+    parts: list[str] = []
+    last = 0
+    for kind, (start, end) in find_secrets(text):
+        parts += [text[last:start], f"[REDACTED:{kind}]"]
+        last = end
+    return "".join(parts) + text[last:]

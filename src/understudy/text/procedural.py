@@ -23,6 +23,8 @@ _REASON = (r"(?:\S+ ){0,3}(?:stale|inactiv\w*|no (?:response|activity|reply|repl
 _SUBJECT = (r"(?:i'm |i am |we're |we are |i'll |i will |we'll |we will |going to |will |let's "
             r"|let me |i |we )?")
 
+# Rule name -> a regex that must match a whole clause of a reply, lowercased, with mentions,
+# emoji and edge punctuation removed. Add a rule by adding an entry.
 PROCEDURAL_RULES: dict[str, str] = {
     # GitLab quick actions left in a note: "/label ~bug", "/assign @me", "/close"
     "quick_action": (
@@ -124,21 +126,32 @@ PROCEDURAL_RULES: dict[str, str] = {
         r"(?:closing as )?(?:won'?t ?fix|wontfix|not planned|not a bug|working as intended"
         r"|works as intended|by design|out of scope|invalid|stale)"
     ),
-    "greeting": (
+    # moving the talk elsewhere: "Please open a support ticket", "Send us a DM"
+    "redirect": (
+        r"(?:please |kindly |can you |could you )?(?:send us a dm|send a dm|dm us|dm me"
+        r"|reply in dm|let us know in dm|join us in dm|contact (?:our |the )?support"
+        r"|open a (?:support )?(?:ticket|request)|email (?:us|support)"
+        r"|reach out to (?:us|support))(?: (?:\S+ ?){0,12})?"
+    ),
+    # greetings, sign-offs, mentions and interjections: never an answer on their own
+    "filler": (
         r"(?:hi|hello|hey|dear|good (?:morning|afternoon|evening))(?: \S+)?|cc(?: @\S+)*"
         r"|(?:@\S+ ?)+|(?:best |kind |warm )?regards|br|cheers|best|sincerely"
+        r"|lo+l|ha(?:ha)+|hm+|oh|ah|wow|oops"
+        r"|(?:we are|we're|we'd|we would|i'd|i would|i'm|i am|we'll|we will)(?: always)?"
+        r" (?:be )?(?:happy|glad|love|here) to help|(?:so )?sorry to hear (?:this|that)"
     ),
 }
 
-_FILLER_RULES = {"greeting"}
+_FILLER_RULES = {"filler"}
 _CLAUSE_SPLIT = re.compile(r"[.!?;,:]+(?:\s+|$)|\s+[-–—]\s+")
 _MENTIONS = re.compile(r"^(?:@[\w.-]+[\s,:]+)+(?=\S)")
 _EMOJI_PLUS_ONE = re.compile(r":\+1:|:thumbsup:|\U0001F44D[\U0001F3FB-\U0001F3FF]?")
 
 
-@functools.lru_cache(maxsize=1)
-def _compiled_rules() -> tuple[tuple[str, re.Pattern[str]], ...]:
-    return tuple((name, re.compile(p)) for name, p in PROCEDURAL_RULES.items())
+@functools.lru_cache(maxsize=4)
+def _compiled_rules(rules: tuple[tuple[str, str], ...]) -> tuple[tuple[str, re.Pattern[str]], ...]:
+    return tuple((name, re.compile(pattern)) for name, pattern in rules)
 
 
 @functools.lru_cache(maxsize=64)
@@ -186,7 +199,7 @@ def procedural_rule(text: str, extra: list[str] | None = None) -> str | None:
                                                           for w in words):
                 continue
             return None
-        after_sign_off = name in ("greeting", "thanks")
+        after_sign_off = name in ("filler", "thanks")
         if found is None or found in _FILLER_RULES:
             found = name
     return found
@@ -206,7 +219,7 @@ def _clauses(text: str) -> Iterable[str]:
 
 
 def _clause_rule(clause: str) -> str | None:
-    for name, pattern in _compiled_rules():
+    for name, pattern in _compiled_rules(tuple(PROCEDURAL_RULES.items())):
         if pattern.fullmatch(clause):
             return name
     return None
