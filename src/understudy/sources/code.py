@@ -223,7 +223,7 @@ def python_snippets(data: bytes | str, path: str, source: str = "code") -> list[
                 found.append(Snippet(
                     source, path, qualified, "python", kind,
                     code_lines(lines, start, end, inner), ast.get_docstring(node) or "",
-                    [ast.get_source_segment(text, d) or "" for d in node.decorator_list],
+                    [_segment(lines, d) for d in node.decorator_list],
                     start, end,
                 ))
                 taken.append((start, end))
@@ -249,3 +249,16 @@ def _decode_python(data: bytes) -> str:
         return data.decode(encoding)
     except (SyntaxError, LookupError, UnicodeDecodeError):
         return data.decode("utf-8", errors="replace")
+
+
+def _segment(lines: list[str], node: ast.expr) -> str:
+    """The source of `node` as written (ast.get_source_segment re-splits the file per call)."""
+    end_line = node.end_lineno or node.lineno
+    end_col = node.end_col_offset if node.end_col_offset is not None else None
+    chunk = [line.encode("utf-8") for line in lines[node.lineno - 1: end_line]]
+    if not chunk:
+        return ""
+    if end_col is not None:
+        chunk[-1] = chunk[-1][:end_col]
+    chunk[0] = chunk[0][node.col_offset:]
+    return b"".join(chunk).decode("utf-8", errors="replace").strip()
