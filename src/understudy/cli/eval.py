@@ -12,7 +12,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from . import app
+from . import app, workspace
 
 eval_app = typer.Typer(help="Measure answer quality on public data and tune the retriever.",
                        no_args_is_help=True)
@@ -40,22 +40,31 @@ def _progress(show: bool) -> Iterator:
 
 @eval_app.command("bench")
 def bench(
-    dataset: str = typer.Argument(..., help="semeval2016 or stackfaq."),
+    ctx: typer.Context,
+    dataset: str = typer.Argument(
+        ..., help="semeval2016, stackfaq, covidfaq or jsonl (a folder of your own)."
+    ),
     path: Path = typer.Argument(..., help="The data set's folder or file."),
-    subtask: str | None = typer.Option(None, "--subtask", help="SemEval subtask: B or C."),
+    subtask: str | None = typer.Option(None, "--subtask", help="SemEval subtask: A, B or C."),
     system: list[str] | None = typer.Option(
         None, "--system",
-        help="default, bm25, embeddings, hybrid or search-engine (repeatable; default all).",
+        help="default, bm25, embeddings, hybrid, search-engine, or model:NAME for a registered "
+        "tuned embedding model (repeatable; default all built-in systems).",
     ),
     as_json: bool = typer.Option(False, "--json", help="Print metrics and rankings as JSON."),
 ) -> None:
     """Rank a public benchmark's candidates with each system and score the rankings."""
-    from ..evaluate.bench import bench_json, check_systems, load_benchmark, run_bench
+    from ..evaluate.bench import bench_json, check_systems, load_benchmark, run_bench, run_models
 
     benchmark = load_benchmark(dataset, path, subtask)
-    names = check_systems(benchmark, system)
+    models = [s.split(":", 1)[1] for s in system or [] if s.startswith("model:")]
+    plain = [s for s in system or [] if not s.startswith("model:")]
+    names = check_systems(benchmark, plain) if plain or not models else []
     with _progress(Console(stderr=True).is_terminal) as progress:
-        results = run_bench(benchmark, names, progress=progress)
+        results = run_bench(benchmark, names, progress=progress) if names else {}
+        if models:
+            store = workspace(ctx).store
+            results.update(run_models(benchmark, models, store, progress=progress))
     if as_json:
         typer.echo(json.dumps(bench_json(benchmark, results), indent=2))
         return

@@ -14,7 +14,7 @@ from .semeval import load_semeval
 from .stackfaq import load_stackfaq
 from .systems import SYSTEMS, Progress, Ranker
 
-DATASETS = ("semeval2016", "stackfaq")
+DATASETS = ("semeval2016", "stackfaq", "covidfaq", "jsonl")
 
 # Published figures to show beside ours (MAP in percent; "test"/"dev" say which split).
 PUBLISHED: dict[tuple[str, str | None], list[tuple[str, str, float]]] = {
@@ -27,6 +27,10 @@ PUBLISHED: dict[tuple[str, str | None], list[tuple[str, str, float]]] = {
         ("best team (SUper_team), test", "MAP", 55.41),
         ("search-engine baseline, test", "MAP", 40.36),
         ("search-engine baseline, dev", "MAP", 30.65),
+    ],
+    ("semeval2016", "A"): [
+        ("best team (Kelp), test", "MAP", 79.19),
+        ("chronological baseline, test", "MAP", 59.53),
     ],
     ("stackfaq", None): [
         ("BM25 on question+answer (BERT-FAQ README)", "nDCG@10", 78.0),
@@ -48,11 +52,23 @@ def load_benchmark(dataset: str, path: Path | str, subtask: str | None = None,
                    split: str = "dev") -> Benchmark:
     """Load `dataset` from `path`; SemEval defaults to subtask B."""
     if dataset == "semeval2016":
+        if (subtask or "").upper() == "A":
+            from .semeval_a import load_semeval_a
+
+            return load_semeval_a(path, split)
         return load_semeval(path, subtask or "B", split)
+    if dataset in DATASETS and subtask:
+        raise UsageError(f"{dataset} has no subtasks: leave out --subtask")
     if dataset == "stackfaq":
-        if subtask:
-            raise UsageError("StackFAQ has no subtasks: leave out --subtask")
         return load_stackfaq(path)
+    if dataset == "covidfaq":
+        from .covidfaq import load_covidfaq
+
+        return load_covidfaq(path)
+    if dataset == "jsonl":
+        from .jsonl import load_jsonl
+
+        return load_jsonl(path)
     raise UsageError(f"Unknown dataset {dataset!r}: use one of {', '.join(DATASETS)}")
 
 
@@ -96,6 +112,28 @@ def run_bench(
             rankings[query.id] = rank_candidates([c.id for c in query.candidates], scores)
             tops[query.id] = float(scores.max()) if len(scores) else 0.0
         results[name] = SystemResult(name, score(rankings, relevant), rankings, tops)
+    return results
+
+
+def run_models(
+    benchmark: Benchmark, names: list[str], store: Any, progress: Progress | None = None
+) -> dict[str, SystemResult]:
+    """Registered tuned embedding models as systems: the default system with each model."""
+    from ..embeddings import Embedder
+    from ..train.registry import require_model
+
+    results = {}
+    for name in names:
+        model = require_model(store, name)
+        if model.backend != "retrieval" or not model.path:
+            raise UsageError(
+                f"Model {name!r} is a {model.backend} model, not a tuned embedding model: "
+                "give a model trained with 'understudy train --backend retrieval'"
+            )
+        embedder = Embedder(model.path, name=name)
+        result = run_bench(benchmark, ["default"], embedder, progress=progress)["default"]
+        result.name = f"model:{name}"
+        results[result.name] = result
     return results
 
 
