@@ -13,7 +13,7 @@ import bm25s
 import numpy as np
 
 from .embeddings import Embedder, get_embedder
-from .records import Message, Thread
+from .records import Message, Snippet, Thread
 from .store import Store
 from .text import is_procedural
 
@@ -27,10 +27,10 @@ ENCODE_CHUNK = 1024  # items embedded and saved at a time: progress and resumabl
 
 @dataclass
 class KnowledgeItem:
-    """What the answerer can retrieve: an answered thread or a passage."""
+    """What the answerer can retrieve: an answered thread, a passage or an annotated snippet."""
 
-    key: str  # "thread:ID" or "passage:ID"
-    kind: str  # "thread" or "passage"
+    key: str  # "thread:ID", "passage:ID" or "snippet:ID"
+    kind: str  # "thread", "passage" or "snippet"
     title: str
     question: str  # text matched against a new ticket
     answer: str  # the team's answer (markdown) or the passage text
@@ -86,6 +86,19 @@ def thread_item(thread: Thread, extra_patterns: list[str] | None = None) -> Know
         url=thread.url,
         created_at=thread.created_at,
         thread_id=thread.id,
+    )
+
+
+def snippet_item(snippet: Snippet) -> KnowledgeItem:
+    """The knowledge item of an annotated snippet: found by its note, read as note and code."""
+    note = snippet.note.strip()
+    return KnowledgeItem(
+        key=f"snippet:{snippet.id}",
+        kind="snippet",
+        title=snippet.qualified_name,
+        question=f"{note}\n\n{snippet.docstring}".strip(),
+        answer=f"{note}\n\n{snippet.code}".strip(),
+        url=f"{snippet.path}#L{snippet.start_line}",
     )
 
 
@@ -180,7 +193,7 @@ class KnowledgeIndex:
         return self.bm25 is not None
 
     def collect(self) -> list[KnowledgeItem]:
-        """Every knowledge item in the store: answered threads, then passages."""
+        """Every knowledge item in the store: answered threads, passages, annotated snippets."""
         items = []
         for thread in self.store.answered_threads():
             item = thread_item(thread, self.extra_patterns)
@@ -197,6 +210,9 @@ class KnowledgeIndex:
                     url=passage.url or passage.path,
                 )
             )
+        for snippet in self.store.snippets(with_note=True):
+            if snippet.note.strip():
+                items.append(snippet_item(snippet))
         return items
 
     def build(
