@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 from understudy.records import Message, Thread
+from understudy.text import markdown_to_text
 
 PRODUCTS = ["acme/app", "acme/api", "acme/cli", "acme/agent", "acme/web", "acme/sdk-python",
             "acme/sdk-go", "acme/helm-chart", "acme/terraform-provider", "acme/mobile"]
@@ -194,6 +195,7 @@ def tickets(count: int, seed: int = 99) -> list[Thread]:
     out = []
     for thread in threads(count, seed=seed, start=10_000_000):
         thread.messages = thread.messages[:1]
+        thread.messages[0].text = markdown_to_text(thread.messages[0].body)  # as a sync sets it
         thread.state = "opened"
         out.append(thread)
     return out
