@@ -56,6 +56,7 @@ class Case:
     backend: str
     model: str
     key: str
+    declined: bool = False  # the backend itself abstained (no hits, "I don't know")
     judge: dict[str, dict[str, Any]] = field(default_factory=dict)  # judge model -> score
 
     def to_json(self) -> dict[str, Any]:
@@ -289,8 +290,8 @@ class Backtest:
         key = _digest(json.dumps([thread.content_hash(), self.backend.name, self.model,
                                   self.index.state(items)]))
         cached = self.cache.get(key)
-        if cached is not None:
-            cached.abstained = cached.abstained or cached.confidence < self.threshold
+        if cached is not None:  # the threshold may have changed since
+            cached.abstained = cached.declined or cached.confidence < self.threshold
             return cached
         ticket = ticket_as_opened(thread)
         hits = self.index.search(ticket_query(ticket), items)
@@ -313,6 +314,7 @@ class Backtest:
             similarity=round(self._similarity(text, reference), 4),
             rouge_l=round(rouge_l(text, reference), 4), backend=self.backend.name,
             model=reply.model or self.model, key=key,
+            declined=bool(reply.abstained) or not text,
         )
         self.cache.put(case)
         return case
