@@ -20,7 +20,8 @@ app.add_typer(dataset_app, name="dataset")
 def build_command(
     ctx: typer.Context,
     kind: list[str] | None = typer.Option(
-        None, "--kind", help="Example kinds: replies, edits (repeatable; default all)."),
+        None, "--kind", help="Example kinds: replies, edits, synthetic, code "
+        "(repeatable; default all)."),
     team: list[str] | None = typer.Option(
         None, "--team", help="An author who counts as the team (repeatable; default: the "
         "synced team flags, or the \"team\" setting)."),

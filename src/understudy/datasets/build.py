@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from ..answer import TOP_K, ticket_query
 from ..backends.openai import DEFAULT_BUDGET
 from ..errors import UsageError
+from ..jobs.examples import code_examples, synthetic_examples
 from ..llm import DEFAULT_OPENAI_MODEL
 from ..prompts import build_messages
 from ..records import Example, Message, Thread
@@ -172,6 +173,8 @@ def edit_examples(
 BUILDERS: dict[str, tuple[str, Builder]] = {
     "replies": ("reply", reply_examples),
     "edits": ("edit", edit_examples),
+    "synthetic": ("synthetic", synthetic_examples),  # from `understudy jobs synth-qa`
+    "code": ("code", code_examples),  # from `understudy jobs annotate-code`
 }
 
 

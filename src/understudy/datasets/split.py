@@ -11,9 +11,11 @@ VALID_SHARE = 0.2
 
 
 def group_key(example: Example) -> str:
-    """What keeps examples together: their thread (or the draft, for a thread-less edit)."""
+    """What keeps examples together: their thread, their group, or the draft of an edit."""
     if example.thread_id is not None:
         return f"thread:{example.source.get('thread') or example.thread_id}"
+    if example.source.get("group"):  # a page of docs, a file of code
+        return str(example.source["group"])
     return f"draft:{example.draft_id}"
 
 

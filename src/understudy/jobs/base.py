@@ -1,0 +1,268 @@
+"""The resumable job runner: prompts from files, a cost estimate first, progress with spent cost."""
+
+from __future__ import annotations
+
+import json
+import re
+from abc import ABC, abstractmethod
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from importlib import resources
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from ..errors import ConfigError, UnderstudyError
+from ..llm import Client, Completion, client_for, cost, price_for
+from ..text import count_tokens
+
+if TYPE_CHECKING:
+    from ..workspace import Workspace
+
+PROMPTS_FOLDER = "prompts"  # in the workspace: files here replace the packaged prompts
+SYSTEM_SEPARATOR = "\n---\n"  # in a prompt file, the system message comes before this line
+_FIELD = re.compile(r"\{([a-z_]+)\}")
+_FENCE = re.compile(r"^\s*```[a-zA-Z]*\s*\n?|\n?\s*```\s*$")
+
+Ask = Callable[[list[dict[str, str]]], Completion]
+
+
+@dataclass(frozen=True)
+class Prompt:
+    """A prompt template: a system message and a user message with {field} slots."""
+
+    name: str
+    system: str
+    user: str
+    origin: str  # the file it came from
+
+    def render(self, **values: Any) -> list[dict[str, str]]:
+        """Chat messages with the slots filled; other braces stay as they are."""
+        def fill(template: str) -> str:
+            return _FIELD.sub(lambda m: str(values[m[1]]) if m[1] in values else m[0], template)
+
+        messages = [{"role": "user", "content": fill(self.user)}]
+        if self.system:
+            messages.insert(0, {"role": "system", "content": fill(self.system)})
+        return messages
+
+
+def load_prompt(workspace: Workspace, name: str) -> Prompt:
+    """The prompt `name`: <workspace>/prompts/<name>.txt when present, else the packaged one."""
+    override = workspace.home / PROMPTS_FOLDER / f"{name}.txt"
+    if override.is_file():
+        try:
+            text, origin = override.read_text(encoding="utf-8"), str(override)
+        except (OSError, UnicodeDecodeError) as exc:
+            raise ConfigError(f"Cannot read the prompt {override} ({exc}): fix or remove it") \
+                from None
+    else:
+        packaged = resources.files(__package__).joinpath(PROMPTS_FOLDER, f"{name}.txt")
+        text, origin = packaged.read_text(encoding="utf-8"), f"understudy/jobs/prompts/{name}.txt"
+    system, found, user = text.partition(SYSTEM_SEPARATOR)
+    if not found:
+        system, user = "", text
+    if not user.strip():
+        raise ConfigError(f"The prompt {origin} has no user message: write it after a '---' line")
+    return Prompt(name, system.strip(), user.strip(), origin)
+
+
+def parse_json(text: str) -> Any:
+    """The first JSON object or list in a model's reply (code fences and chatter around it
+    allowed), or None when there is none."""
+    text = _FENCE.sub("", text.strip())
+    decoder = json.JSONDecoder()
+    for match in re.finditer(r"[\[{]", text):
+        try:
+            value, _ = decoder.raw_decode(text, match.start())
+        except json.JSONDecodeError:
+            continue
+        if isinstance(value, dict | list):
+            return value
+    return None
+
+
+def chat_tokens(messages: list[dict[str, str]], model: str) -> int:
+    """Prompt tokens of chat messages as OpenAI bills them: contents plus per-message overhead."""
+    return sum(3 + count_tokens(m["content"], model) for m in messages) + 3
+
+
+@dataclass
+class Planned:
+    """One call an item will make: its messages and an assumed completion length in tokens."""
+
+    messages: list[dict[str, str]]
+    completion_tokens: int
+    extra_prompt_tokens: int = 0  # what the messages do not hold yet (a question not yet asked)
+
+
+@dataclass
+class Estimate:
+    """What a run is expected to cost before it starts."""
+
+    job: str
+    model: str
+    items: int  # items this run will work on
+    done: int  # items already finished, skipped
+    calls: int
+    prompt_tokens: int
+    completion_tokens: int
+    cost: float
+    priced: bool  # False when the model has no known price (a server of one's own)
+
+    def to_json(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+@dataclass
+class JobReport:
+    """What a run did: items finished, calls made or answered from the cache, tokens, cost."""
+
+    job: str
+    model: str
+    items: int = 0  # items this run set out to do
+    finished: int = 0
+    done_before: int = 0
+    calls: int = 0  # requests sent to the model
+    cached: int = 0  # requests answered from the call cache
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    cost: float = 0.0
+    counts: Counter = field(default_factory=Counter)  # job-specific outcomes
+    stopped: str | None = None  # why the run stopped early
+
+    def to_json(self) -> dict[str, Any]:
+        return {**{k: v for k, v in self.__dict__.items() if k != "counts"},
+                "counts": dict(sorted(self.counts.items()))}
+
+
+Progress = Callable[[JobReport], None]
+
+
+class Job(ABC):
+    """A batch of language-model calls over stored items; finished items are never redone."""
+
+    name: ClassVar[str]
+
+    def __init__(
+        self, workspace: Workspace, model: str, limit: int | None = None,
+        client: Client | None = None,
+    ):
+        self.workspace = workspace
+        self.store = workspace.store
+        self.model = model
+        self.limit = limit
+        self._client = client
+        self.prices = workspace.settings.get("prices")
+
+    @property
+    def client(self) -> Client:
+        if self._client is None:
+            self._client = client_for(self.workspace, "openai", self.model)
+        return self._client
+
+    def connect(self) -> Client:
+        """The model client, set up now: a missing key fails here rather than mid-run."""
+        return self.client
+
+    @abstractmethod
+    def items(self) -> list[Any]:
+        """Every item the job covers, in the order it works on them."""
+
+    @abstractmethod
+    def is_done(self, item: Any) -> bool:
+        """True when the item's result is stored."""
+
+    @abstractmethod
+    def plan(self, item: Any) -> list[Planned]:
+        """The calls the item will make at most, for the estimate."""
+
+    @abstractmethod
+    def process(self, item: Any, ask: Ask, report: JobReport) -> None:
+        """Make the item's calls and store its result."""
+
+    @abstractmethod
+    def finish(self, report: JobReport) -> None:
+        """Runs once after the items, even when the run stopped early: make the examples."""
+
+    def pending(self) -> tuple[list[Any], int]:
+        """The items this run will work on (at most `limit`), and how many are done already."""
+        todo, done = [], 0
+        for item in self.items():
+            if self.is_done(item):
+                done += 1
+            elif self.limit is None or len(todo) < self.limit:
+                todo.append(item)
+        return todo, done
+
+    def estimate(self) -> Estimate:
+        """Calls, tokens and cost of the pending items, from the real prompts."""
+        todo, done = self.pending()
+        calls = prompt = completion = 0
+        for item in todo:
+            for planned in self.plan(item):
+                calls += 1
+                prompt += chat_tokens(planned.messages, self.model) + planned.extra_prompt_tokens
+                completion += planned.completion_tokens
+        priced = price_for(self.model, self.prices) is not None
+        spent = cost(self.model, prompt, completion, self.prices)
+        return Estimate(self.name, self.model, len(todo), done, calls, prompt, completion, spent,
+                        priced)
+
+    def run(self, progress: Progress | None = None) -> JobReport:
+        """Work through the pending items, storing each result as soon as it is finished.
+
+        A failing model or an interrupt stops the run; what finished stays, and the next run
+        starts after it.
+        """
+        todo, done = self.pending()
+        report = JobReport(self.name, self.model, items=len(todo), done_before=done)
+        if not todo:
+            return report
+        ask = self._asker(report, progress)
+        try:
+            for item in todo:
+                self.process(item, ask, report)
+                report.finished += 1
+                if progress:
+                    progress(report)
+        except UnderstudyError as exc:
+            report.stopped = str(exc)
+        except KeyboardInterrupt:
+            report.stopped = "interrupted"
+        finally:
+            self.finish(report)
+        return report
+
+    def _asker(self, report: JobReport, progress: Progress | None) -> Ask:
+        client = self.client
+
+        def ask(messages: list[dict[str, str]]) -> Completion:
+            if client.completion_only():
+                prompt = "\n\n".join(m["content"] for m in messages) + "\n\n"
+                done = client.complete(prompt=prompt, temperature=0)
+            else:
+                done = client.complete(messages=messages, temperature=0)
+            if done.cached:
+                report.cached += 1
+            else:
+                report.calls += 1
+            report.prompt_tokens += done.prompt_tokens
+            report.completion_tokens += done.completion_tokens
+            report.cost += done.cost
+            if progress:
+                progress(report)
+            return done
+
+        return ask
+
+
+def usage(completions: list[Completion]) -> dict[str, Any]:
+    """The token usage and cost of an item's calls, as stored with its result."""
+    return {
+        "calls": len(completions),
+        "cached": sum(c.cached for c in completions),
+        "prompt_tokens": sum(c.prompt_tokens for c in completions),
+        "completion_tokens": sum(c.completion_tokens for c in completions),
+        "cost": round(sum(c.cost for c in completions), 8),
+        "call_ids": [c.call_id for c in completions],
+    }

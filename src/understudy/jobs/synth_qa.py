@@ -1,0 +1,156 @@
+"""Synthetic questions and answers from documentation passages, kept as `synthetic` examples."""
+
+from __future__ import annotations
+
+import re
+from typing import TYPE_CHECKING, Any
+
+from ..errors import UsageError
+from ..records import Passage
+from .base import Ask, Job, JobReport, Planned, load_prompt, parse_json, usage
+
+if TYPE_CHECKING:
+    from ..llm import Client
+    from ..workspace import Workspace
+
+QUESTIONS = 3
+QUESTION_TOKENS = 25  # assumed length of one generated question
+ANSWER_TOKENS = 150  # assumed length of one answer
+STATE_PREFIX = "jobs:synth-qa:passage:"
+_NOT_WORD = re.compile(r"[^a-z0-9]+")
+_DONT_KNOW = re.compile(r"^\W*(i don'?t know|unanswerable|not answered|n/?a)\W*$", re.I)
+
+
+def state_key(passage: Passage) -> str:
+    """Where a passage's questions and answers are stored."""
+    return f"{STATE_PREFIX}{passage.id}"
+
+
+def normalise(question: str) -> str:
+    """A question reduced to lowercase words, so trivially different copies compare equal."""
+    return " ".join(_NOT_WORD.sub(" ", question.lower()).split())
+
+
+def parse_questions(text: str) -> list[str]:
+    """Questions from a reply: {"questions": [...]}, a list of strings or of {"question": ...},
+    or failing JSON, the lines that end with a question mark."""
+    value = parse_json(text)
+    if isinstance(value, dict):
+        value = value.get("questions", [value] if "question" in value else [])
+    if isinstance(value, list):
+        found = [v.get("question") if isinstance(v, dict) else v for v in value]
+        return [q.strip() for q in found if isinstance(q, str) and q.strip()]
+    lines = (re.sub(r"^\s*(?:[-*]|\d+[.)])\s*", "", line).strip() for line in text.splitlines())
+    return [line for line in lines if line.endswith("?")]
+
+
+def parse_answer(text: str) -> str | None:
+    """The answer in a reply, or None when the model said the passage does not answer it."""
+    value = parse_json(text)
+    if isinstance(value, list):
+        value = value[0] if value and isinstance(value[0], dict) else None
+    if isinstance(value, dict):
+        if value.get("unanswerable") in (True, "true", "yes"):
+            return None
+        answer = value.get("answer")
+        text = answer if isinstance(answer, str) else ""
+    answer = text.strip()
+    return None if not answer or _DONT_KNOW.match(answer) else answer
+
+
+def passage_result(workspace: Workspace, passage: Passage) -> dict[str, Any] | None:
+    """The stored questions and answers of a passage, if they are of its current text."""
+    result = workspace.store.get_state(state_key(passage))
+    if not result or result.get("hash") != passage.content_hash():
+        return None
+    return result
+
+
+class SynthQA(Job):
+    """For each passage, N questions it answers, each answered from the passage alone."""
+
+    name = "synth-qa"
+
+    def __init__(
+        self, workspace: Workspace, model: str, questions: int = QUESTIONS,
+        limit: int | None = None, client: Client | None = None,
+    ):
+        if questions < 1:
+            raise UsageError("--questions must be 1 or more")
+        super().__init__(workspace, model, limit, client)
+        self.questions = questions
+        self.ask_prompt = load_prompt(workspace, "synth_questions")
+        self.answer_prompt = load_prompt(workspace, "synth_answer")
+        self._seen: set[str] | None = None
+
+    def items(self) -> list[Passage]:
+        return self.store.passages()
+
+    def is_done(self, passage: Passage) -> bool:
+        result = passage_result(self.workspace, passage)
+        return bool(result) and result.get("model") == self.model and \
+            result.get("questions") == self.questions
+
+    def question_messages(self, passage: Passage) -> list[dict[str, str]]:
+        return self.ask_prompt.render(title=_title(passage), text=passage.text.strip(),
+                                      questions=self.questions)
+
+    def answer_messages(self, passage: Passage, question: str) -> list[dict[str, str]]:
+        return self.answer_prompt.render(title=_title(passage), text=passage.text.strip(),
+                                         question=question.strip())
+
+    def plan(self, passage: Passage) -> list[Planned]:
+        asking = Planned(self.question_messages(passage), self.questions * QUESTION_TOKENS)
+        answering = Planned(self.answer_messages(passage, ""), ANSWER_TOKENS, QUESTION_TOKENS)
+        return [asking] + [answering] * self.questions
+
+    def seen(self) -> set[str]:
+        """Questions already kept for other passages: a later copy is dropped."""
+        if self._seen is None:
+            self._seen = set()
+            for passage in self.items():
+                result = passage_result(self.workspace, passage)
+                for pair in (result or {}).get("pairs", []):
+                    self._seen.add(normalise(pair["question"]))
+        return self._seen
+
+    def process(self, passage: Passage, ask: Ask, report: JobReport) -> None:
+        seen = self.seen()
+        stale = passage_result(self.workspace, passage)  # of another model: its questions go
+        for pair in (stale or {}).get("pairs", []):
+            seen.discard(normalise(pair["question"]))
+        made = [ask(self.question_messages(passage))]
+        questions = parse_questions(made[0].text)[: self.questions]
+        if not questions:
+            report.counts["passages without questions"] += 1
+        pairs, dropped = [], {"duplicate": 0, "unanswerable": 0}
+        for question in questions:
+            key = normalise(question)
+            if not key or key in seen:
+                dropped["duplicate"] += 1
+                continue
+            made.append(ask(self.answer_messages(passage, question)))
+            answer = parse_answer(made[-1].text)
+            if answer is None:
+                dropped["unanswerable"] += 1
+                continue
+            seen.add(key)
+            pairs.append({"question": question, "answer": answer})
+        report.counts["kept"] += len(pairs)
+        for reason, count in dropped.items():
+            report.counts[reason] += count
+        self.store.set_state(state_key(passage), {
+            "hash": passage.content_hash(), "model": self.model, "questions": self.questions,
+            "pairs": pairs, "dropped": dropped, "usage": usage(made),
+        })
+
+    def finish(self, report: JobReport) -> None:
+        if report.finished:
+            from .examples import rebuild
+
+            rebuild(self.workspace, "synthetic")
+
+
+def _title(passage: Passage) -> str:
+    return passage.heading or passage.path
+
