@@ -59,3 +59,8 @@ def product_item(key: str, title: str, question: str, answers: list[str]) -> Kno
         item = KnowledgeItem(key, "thread", title, question, "", "", thread_id=0)
     item.key = key
     return item
+
+
+def product_passage(key: str, title: str, text: str) -> KnowledgeItem:
+    """The knowledge item the index builds from a stand-alone text (as from a doc passage)."""
+    return KnowledgeItem(key, "passage", title, text, text, "")

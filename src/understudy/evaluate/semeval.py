@@ -6,7 +6,7 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 from ..errors import InputError, UsageError
-from .data import Benchmark, Candidate, Query, product_item, product_query
+from .data import Benchmark, Candidate, Query, product_item, product_passage, product_query
 
 SUBTASKS = ("B", "C")
 RELEVANT_B = {"PerfectMatch", "Relevant"}
@@ -42,8 +42,14 @@ def read_gold(path: Path) -> list[tuple[str, str, bool]]:
     return rows
 
 
-def load_semeval(path: Path | str, subtask: str = "B", split: str = "dev") -> Benchmark:
-    """Queries of subtask B (rerank 10 related questions) or C (rerank 100 comments)."""
+def load_semeval(
+    path: Path | str, subtask: str = "B", split: str = "dev", comments_as: str = "passage"
+) -> Benchmark:
+    """Queries of subtask B (rerank 10 related questions) or C (rerank 100 comments).
+
+    `comments_as` is how the default system indexes a comment in C: "passage" (its own text
+    under its thread's subject) or "answer" (the reply of a thread matched by its question).
+    """
     subtask = subtask.upper()
     if subtask not in SUBTASKS:
         raise UsageError(f"Unknown subtask {subtask!r}: use --subtask B or --subtask C")
@@ -61,7 +67,7 @@ def load_semeval(path: Path | str, subtask: str = "B", split: str = "dev") -> Be
             text = product_query(_text(org, "OrgQSubject"), _text(org, "OrgQBody"))
             query = queries[qid] = Query(qid, text, [])
         for thread in org.iter("Thread"):
-            _add_thread(query, thread, subtask, labels)
+            _add_thread(query, thread, subtask, labels, comments_as == "passage")
     if not queries:
         raise InputError(f"No OrgQuestion in {xml}; {PATH_HINT}")
     gold = xml.with_name(f"{xml.name}.subtask{subtask}.relevancy")
@@ -79,7 +85,11 @@ def _text(element: ET.Element, tag: str) -> str:
 
 
 def _add_thread(
-    query: Query, thread: ET.Element, subtask: str, labels: dict[tuple[str, str], bool]
+    query: Query,
+    thread: ET.Element,
+    subtask: str,
+    labels: dict[tuple[str, str], bool],
+    passages: bool = True,
 ) -> None:
     relq = thread.find("RelQuestion")
     if relq is None:
@@ -94,7 +104,11 @@ def _add_thread(
         labels[(query.id, rid)] = relq.get("RELQ_RELEVANCE2ORGQ") in RELEVANT_B
         return
     for position, (cid, text, comment) in enumerate(comments, start=1):
-        item = product_item(cid, subject, body, [text])
+        # A comment is judged as an answer on its own, so the product's matching has to see its
+        # text: it is indexed as a passage under its thread's subject. As an answer to its
+        # thread's question (product_item) it would be matched by that question alone.
+        item = product_passage(cid, subject, text) if passages else product_item(
+            cid, subject, body, [text])
         query.candidates.append(Candidate(cid, [text], item, order * 100 + position))
         labels[(query.id, cid)] = comment.get("RELC_RELEVANCE2ORGQ") in RELEVANT_C
 
