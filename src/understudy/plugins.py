@@ -34,6 +34,7 @@ BUILTIN: dict[str, dict[str, str]] = {
         "openai": "understudy.train.openai:OpenAITrainer",
         "local": "understudy.train.local:LocalTrainer",
         "retrieval": "understudy.train.retrieval:RetrievalTrainer",
+        "ranker": "understudy.train.ranker:RankerTrainer",
     },
 }
 

@@ -1,4 +1,9 @@
-"""The offline backend: the best past team answer for the most similar thread."""
+"""The offline backend: the past reply that best answers the ticket, from the most similar threads.
+
+With a trained answer ranker in the workspace (`understudy train --backend ranker`), every reply
+of the retrieved threads is scored by it and the draft is the best one, with the ranker's
+probability as confidence. Without one, the draft is the best thread's team answer and the
+confidence comes from its fused retrieval score (CALIBRATION)."""
 
 from __future__ import annotations
 
@@ -28,8 +33,11 @@ def _link(hit: Hit) -> str:
 
 class RetrievalBackend(Backend):
     name = "retrieval"
+    _ranker: object = None  # the loaded answer ranker, False when the workspace has none
 
     def reply(self, ticket: Thread, hits: list[Hit], threshold: float) -> Reply:
+        if hits and self.ranker is not None:
+            return self._ranked_reply(ticket, hits, threshold)
         if not hits:
             return Reply(
                 "I found nothing in the knowledge base about this ticket.",
@@ -53,6 +61,38 @@ class RetrievalBackend(Backend):
             parts += ["", "Related:"] + [f"- {_link(h)}" for h in others]
         return Reply("\n".join(parts), model=self.model_name, confidence=sure,
                      used=[best, *others])
+
+    @property
+    def ranker(self):  # noqa: ANN201  (AnswerRanker | None, imported late)
+        if self._ranker is None:
+            from ..ranker.answer import load_ranker
+
+            self._ranker = load_ranker(self.workspace) or False
+        return self._ranker or None
+
+    def _ranked_reply(self, ticket: Thread, hits: list[Hit], threshold: float) -> Reply:
+        from ..ranker.answer import candidates, encoder, rank, reply_hit
+
+        ranked = rank(ticket, candidates(self.workspace, hits), self.ranker,
+                      encoder(self.workspace))
+        if not ranked or ranked[0].probability < threshold:
+            sure = ranked[0].probability if ranked else 0.0
+            lines = [
+                f"No confident answer (confidence {sure:.2f} is below {threshold:.2f}). "
+                "The nearest past threads:"
+            ]
+            lines += [f"- {_link(h)} (score {h.score:.2f})" for h in hits[:3]]
+            return Reply("\n".join(lines), model=self.model_name, confidence=sure,
+                         abstained=True, used=hits[:3])
+        best = ranked[0]
+        source = reply_hit(best)
+        others = [h for h in hits if h is not best.hit][:3]
+        parts = [source.item.answer.strip(), "", f"Source: {_link(source)}"]
+        if others:
+            parts += ["", "Related:"] + [f"- {_link(h)}" for h in others]
+        return Reply("\n".join(parts), model=f"{self.model_name}+ranker",
+                     confidence=best.probability,
+                     used=[source, *([] if best.candidate.passage else [best.hit]), *others])
 
     @property
     def model_name(self) -> str:

@@ -48,9 +48,13 @@ def bench(
     subtask: str | None = typer.Option(None, "--subtask", help="SemEval subtask: A, B or C."),
     system: list[str] | None = typer.Option(
         None, "--system",
-        help="default, bm25, embeddings, hybrid, search-engine, or model:NAME for a registered "
-        "tuned embedding model (repeatable; default all built-in systems).",
+        help="default, bm25, embeddings, hybrid, search-engine, ranker (SemEval B and C), or "
+        "model:NAME for a registered tuned embedding model (repeatable; default all built-in "
+        "systems but ranker).",
     ),
+    train: Path | None = typer.Option(
+        None, "--train", help="ranker: fit it on this training file (same format) first; "
+        "without it the workspace's trained ranker is used."),
     as_json: bool = typer.Option(False, "--json", help="Print metrics and rankings as JSON."),
 ) -> None:
     """Rank a public benchmark's candidates with each system and score the rankings."""
@@ -58,10 +62,15 @@ def bench(
 
     benchmark = load_benchmark(dataset, path, subtask)
     models = [s.split(":", 1)[1] for s in system or [] if s.startswith("model:")]
-    plain = [s for s in system or [] if not s.startswith("model:")]
-    names = check_systems(benchmark, plain) if plain or not models else []
+    plain = [s for s in system or [] if not s.startswith("model:") and s != "ranker"]
+    ranked = "ranker" in (system or []) or (train is not None and not system)
+    names = check_systems(benchmark, plain) if plain or not system else []
     with _progress(Console(stderr=True).is_terminal) as progress:
         results = run_bench(benchmark, names, progress=progress) if names else {}
+        if ranked:
+            from ..evaluate.answer_ranker import run_ranker
+
+            results["ranker"] = run_ranker(benchmark, train, workspace(ctx))
         if models:
             store = workspace(ctx).store
             results.update(run_models(benchmark, models, store, progress=progress))

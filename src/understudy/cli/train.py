@@ -30,8 +30,8 @@ def _options(**values):  # noqa: ANN202  (TrainOptions, imported late)
 def train(
     ctx: typer.Context,
     backend: str | None = typer.Option(
-        None, "--backend", help="openai (fine-tuning job), local (LoRA) or retrieval (tune the "
-        "embedding model)."),
+        None, "--backend", help="openai (fine-tuning job), local (LoRA), ranker (the answer "
+        "ranker) or retrieval (tune the embedding model)."),
     model: str | None = typer.Option(
         None, "--model", help="The base model: a name for openai, a folder for local."),
     epochs: int | None = typer.Option(None, "--epochs", min=1, help="Training epochs."),
@@ -49,7 +49,7 @@ def train(
     if ctx.invoked_subcommand is not None:
         return
     if backend is None:
-        raise UsageError("Say what to train: --backend openai, local or retrieval")
+        raise UsageError("Say what to train: --backend openai, local, ranker or retrieval")
     from ..train import trainer_for
 
     trainer = trainer_for(workspace(ctx), backend, _say)

@@ -1,0 +1,149 @@
+"""The answer ranker as a benchmark system: SemEval threads as the product's threads, fit, score."""
+
+from __future__ import annotations
+
+import xml.etree.ElementTree as ET
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from ..errors import InputError, UsageError
+from ..ranker.features import Encode, ReplyCandidate, reply_features, thread_features
+from ..ranker.model import AnswerRanker
+from ..records import Message, Thread
+from .data import Benchmark, product_query
+from .semeval import PATH_HINT, RELEVANT_B, RELEVANT_C, find_xml
+
+if TYPE_CHECKING:
+    from ..workspace import Workspace
+    from .bench import SystemResult
+
+NAME = "ranker"
+
+
+@dataclass
+class RankerQuery:
+    """One SemEval original question with its related threads as the product would see them."""
+
+    id: str
+    ticket: str
+    threads: list[ReplyCandidate]  # one per related thread (index 0: its question)
+    replies: list[ReplyCandidate]  # every comment of every related thread
+    thread_labels: list[bool] = field(default_factory=list)
+    reply_labels: list[bool] = field(default_factory=list)
+
+
+def _text(element: ET.Element, tag: str) -> str:
+    return (element.findtext(tag) or "").strip()
+
+
+def read_queries(path: Path | str, split: str = "train") -> list[RankerQuery]:
+    """The original questions of a SemEval-2016 Task 3 XML file with labels from the file."""
+    xml = find_xml(path, split)
+    try:
+        root = ET.parse(xml).getroot()
+    except (ET.ParseError, OSError) as exc:
+        raise InputError(f"Cannot read {xml} as SemEval XML ({exc}); {PATH_HINT}") from None
+    queries: dict[str, RankerQuery] = {}
+    for org in root.iter("OrgQuestion"):
+        qid = org.get("ORGQ_ID", "")
+        if qid not in queries:
+            ticket = product_query(_text(org, "OrgQSubject"), _text(org, "OrgQBody"))
+            queries[qid] = RankerQuery(qid, ticket, [], [])
+        query = queries[qid]
+        for element in org.iter("Thread"):
+            relq = element.find("RelQuestion")
+            if relq is None:
+                continue
+            rid = relq.get("RELQ_ID", "")
+            body = _text(relq, "RelQBody")
+            messages = [Message(rid, relq.get("RELQ_USERID", ""), body, relq.get("RELQ_DATE", ""),
+                                kind="question", text=body)]
+            labels = []
+            for comment in element.iter("RelComment"):
+                text = _text(comment, "RelCText")
+                messages.append(Message(comment.get("RELC_ID", ""),
+                                        comment.get("RELC_USERID", ""), text,
+                                        comment.get("RELC_DATE", ""), kind="reply", text=text))
+                labels.append(comment.get("RELC_RELEVANCE2ORGQ") in RELEVANT_C)
+            thread = Thread("semeval", rid, "", _text(relq, "RelQSubject"), messages=messages)
+            rank = int(relq.get("RELQ_RANKING_ORDER") or 0)
+            query.threads.append(ReplyCandidate(thread, 0, rank, key=rid))
+            query.thread_labels.append(relq.get("RELQ_RELEVANCE2ORGQ") in RELEVANT_B)
+            for n in range(1, len(messages)):
+                query.replies.append(ReplyCandidate(thread, n, rank, key=messages[n].external_id))
+            query.reply_labels += labels
+    if not queries:
+        raise InputError(f"No OrgQuestion in {xml}; {PATH_HINT}")
+    return list(queries.values())
+
+
+def featurize(queries: list[RankerQuery], encode: Encode
+              ) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """Reply and thread feature rows of every query (encoding all texts in one go first)."""
+    texts = []
+    for q in queries:
+        texts.append(q.ticket)
+        for c in q.threads:
+            texts.append(c.question)
+            texts += [m.text for m in c.thread.messages[1:]]
+    encode(list(dict.fromkeys(t[:1500] for t in texts)))
+    replies = [reply_features(q.ticket, q.replies, encode) for q in queries]
+    threads = [thread_features(q.ticket, q.threads, encode) for q in queries]
+    return replies, threads
+
+
+def fit_ranker(queries: list[RankerQuery], encode: Encode,
+               groups: tuple[str, ...] | None = None) -> AnswerRanker:
+    """Fit both models on labelled SemEval queries (train-part2)."""
+    replies, threads = featurize(queries, encode)
+    ranker = AnswerRanker() if groups is None else AnswerRanker(groups)
+    ranker.fit(np.vstack(replies), np.concatenate([q.reply_labels for q in queries]))
+    ranker.fit_threads(np.vstack(threads), np.concatenate([q.thread_labels for q in queries]))
+    ranker.info["trained_on"] = "semeval2016 train"
+    return ranker
+
+
+def benchmark_scores(benchmark: Benchmark, ranker: AnswerRanker, encode: Encode
+                     ) -> dict[str, np.ndarray]:
+    """One score per candidate of each benchmark query, in the benchmark's candidate order."""
+    queries = {q.id: q for q in read_queries(benchmark.path)}
+    replies, threads = featurize(list(queries.values()), encode)
+    found: dict[str, dict[str, float]] = {}
+    for (qid, q), rows, trows in zip(queries.items(), replies, threads, strict=True):
+        if benchmark.subtask == "B":
+            found[qid] = dict(zip([c.key for c in q.threads],
+                                  ranker.thread_probabilities(trows), strict=True))
+        else:
+            found[qid] = dict(zip([c.key for c in q.replies], ranker.probabilities(rows),
+                                  strict=True))
+    return {
+        q.id: np.asarray([found.get(q.id, {}).get(c.id, -np.inf) for c in q.candidates])
+        for q in benchmark.queries
+    }
+
+
+def run_ranker(benchmark: Benchmark, train: Path | str | None, workspace: Workspace,
+               groups: tuple[str, ...] | None = None) -> SystemResult:
+    """The `ranker` system on a SemEval benchmark (B or C): fitted on `train` (the same
+    format) when given, else the workspace's trained ranker, else the default weighting."""
+    from ..ranker.answer import encoder, load_ranker
+    from .bench import SystemResult
+    from .metrics import rank_candidates, semeval_scores
+
+    if benchmark.dataset != "semeval2016" or benchmark.subtask not in ("B", "C"):
+        raise UsageError("The ranker system ranks SemEval-2016 subtasks B and C: add "
+                         "--subtask B or --subtask C, or leave out --system ranker")
+    encode = encoder(workspace)
+    if train is not None:
+        ranker = fit_ranker(read_queries(train, "train"), encode, groups)
+    else:
+        ranker = load_ranker(workspace) or AnswerRanker()
+    scores = benchmark_scores(benchmark, ranker, encode)
+    rankings = {q.id: rank_candidates([c.id for c in q.candidates], scores[q.id])
+                for q in benchmark.queries}
+    relevant = {q.id: q.relevant for q in benchmark.queries}
+    tops = {qid: float(s.max()) if len(s) else 0.0 for qid, s in scores.items()}
+    return SystemResult(NAME, semeval_scores(rankings, relevant), rankings, tops)

@@ -1,0 +1,94 @@
+"""The ranker inside the answerer: candidate replies of retrieved threads, scored and picked."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from ..answer import ticket_query
+from ..index import Hit, KnowledgeItem
+from ..records import Message, Thread
+from ..text import is_procedural
+from .features import Encode, ReplyCandidate, message_text, reply_features
+from .model import AnswerRanker
+from .vectors import CachedEncoder
+
+if TYPE_CHECKING:
+    from ..workspace import Workspace
+
+RANKER_FILE = "ranker.pkl"
+THREADS = 5  # retrieved threads whose replies are candidates
+
+
+def ranker_path(home: Path) -> Path:
+    """Where the workspace's trained answer ranker lives."""
+    return home / "models" / RANKER_FILE
+
+
+@dataclass
+class RankedReply:
+    """A candidate reply with the ranker's chance that it answers the ticket."""
+
+    candidate: ReplyCandidate
+    hit: Hit  # the retrieved thread or passage it belongs to
+    probability: float
+
+
+def candidates(workspace: Workspace, hits: list[Hit]) -> list[tuple[ReplyCandidate, Hit]]:
+    """Every substantive reply of the retrieved threads, and each retrieved passage."""
+    found = []
+    for rank, hit in enumerate(hits[:THREADS], start=1):
+        item = hit.item
+        if item.kind == "thread" and item.thread_id is not None:
+            thread = workspace.store.get_thread(item.thread_id)
+            for n, message in enumerate(thread.messages[1:], start=1):
+                text = message_text(message)
+                if message.kind == "reply" and text and not is_procedural(text):
+                    found.append((ReplyCandidate(thread, n, rank, hit.score,
+                                                 key=f"reply:{message.id}"), hit))
+        else:
+            question = Message("q", "", item.title, "", kind="question", text=item.title)
+            answer = Message(item.key, "", item.answer, "", kind="reply", text=item.answer)
+            thread = Thread("docs", item.key, item.url, item.title, messages=[question, answer])
+            found.append((ReplyCandidate(thread, 1, rank, hit.score, passage=True,
+                                         key=item.key), hit))
+    return found
+
+
+def rank(ticket: Thread, pairs: list[tuple[ReplyCandidate, Hit]], ranker: AnswerRanker,
+         encode: Encode) -> list[RankedReply]:
+    """The candidates best first by the ranker's probability (ties keep retrieval order)."""
+    if not pairs:
+        return []
+    matrix = reply_features(ticket_query(ticket), [c for c, _ in pairs], encode)
+    probabilities = ranker.probabilities(matrix)
+    order = np.argsort(-probabilities, kind="stable")
+    return [RankedReply(pairs[i][0], pairs[i][1], float(probabilities[i])) for i in order]
+
+
+def reply_hit(ranked: RankedReply) -> Hit:
+    """The picked reply as a source of the draft: its thread, and which message it is."""
+    c, item = ranked.candidate, ranked.hit.item
+    if c.passage:
+        return Hit(item, ranked.probability, ranked.hit.cosine, ranked.hit.bm25)
+    message = c.message
+    reply = KnowledgeItem(
+        key=c.key, kind="reply", title=f"{item.title} (reply {c.index} by {message.author})",
+        question=item.question, answer=message.body, url=item.url,
+        created_at=message.created_at, thread_id=item.thread_id,
+    )
+    return Hit(reply, ranked.probability, ranked.hit.cosine, ranked.hit.bm25)
+
+
+def load_ranker(workspace: Workspace) -> AnswerRanker | None:
+    """The workspace's trained ranker, or None when none was trained."""
+    path = ranker_path(workspace.home)
+    return AnswerRanker.load(path) if path.is_file() else None
+
+
+def encoder(workspace: Workspace) -> CachedEncoder:
+    """A text encoder for ranker features that keeps vectors in the workspace's store."""
+    return CachedEncoder(workspace.index.embedder, workspace.store)

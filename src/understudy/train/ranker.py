@@ -1,0 +1,88 @@
+"""Fitting the answer ranker on the team's history: which retrieved reply answered each ticket."""
+
+from __future__ import annotations
+
+import shutil
+import time
+from typing import Any
+
+import numpy as np
+
+from ..errors import InputError
+from ..evaluate.metrics import official_average_precision
+from ..records import Model
+from ..store.training import save_model
+from .base import Trainer, TrainOptions
+from .registry import model_folder, new_name
+
+
+def ranking_scores(queries: list, ranker: Any, encode: Any) -> dict[str, float]:
+    """MAP and P@1 (percent) of `ranker` over labelled queries that have a right reply."""
+    aps, firsts = [], []
+    for query in queries:
+        if not any(query.labels):
+            continue
+        probabilities = ranker.probabilities(query.features(encode))
+        order = np.argsort(-probabilities, kind="stable")
+        labels = [bool(query.labels[i]) for i in order]
+        aps.append(official_average_precision(labels))
+        firsts.append(float(labels[0]))
+    return {"map": round(100 * float(np.mean(aps)), 2) if aps else 0.0,
+            "p_at_1": round(100 * float(np.mean(firsts)), 2) if firsts else 0.0,
+            "heldout": len(aps)}
+
+
+class RankerTrainer(Trainer):
+    """Fits the answer ranker on replies retrieved for past tickets and on reviewed drafts;
+    the retrieval backend uses the newest one."""
+
+    name = "ranker"
+    metric = "p_at_1"
+
+    def train(self, options: TrainOptions) -> Model:
+        from ..ranker.answer import encoder, ranker_path
+        from ..ranker.history import history_queries
+        from ..ranker.model import AnswerRanker
+
+        encode = encoder(self.workspace)
+        self.say("Finding the replies retrieval offers for each answered thread")
+        queries = history_queries(self.workspace, encode)
+        train = [q for q in queries if q.split == "train"] or queries
+        labels = np.asarray([label for q in train for label in q.labels])
+        if len(set(labels.tolist())) < 2:
+            raise InputError(
+                f"Not enough history to learn from ({len(train)} tickets, {int(labels.sum())} "
+                "right replies found): sync more answered threads, then run 'understudy train "
+                "--backend ranker' again"
+            )
+        started = time.perf_counter()
+        matrix = np.vstack([q.features(encode) for q in train])
+        ranker = AnswerRanker().fit(matrix, labels)
+        ranker.info.update(trained_on="workspace history", tickets=len(train),
+                           seconds=round(time.perf_counter() - started, 2))
+        store = self.workspace.store
+        name = new_name(store, self.name)
+        folder = model_folder(self.workspace.home, name)
+        path = ranker.save(folder / "ranker.pkl")
+        self._queries, self._encode, self._ranker, self._path = queries, encode, ranker, path
+        model = Model(name, self.name, base_model=self.workspace.index.embedder.name,
+                      path=str(path), metrics={"tickets": len(train), "rows": int(len(labels)),
+                                               "positives": int(labels.sum())})
+        save_model(store, model)
+        self.say(f"Saved {name} to {path} ({path.stat().st_size // 1024} KiB)")
+        done = self.finish(model, options)
+        shutil.copyfile(path, ranker_path(self.workspace.home))
+        self.say("The retrieval backend now ranks replies with it")
+        return done
+
+    def evaluate(self, model: Model | None, options: TrainOptions) -> dict[str, Any]:
+        from ..ranker.model import AnswerRanker
+
+        valid = [q for q in self._queries if q.split == "valid"]
+        if model is None or not model.path:
+            ranker = AnswerRanker()  # the default weighting
+        elif model.path == str(self._path):
+            ranker = self._ranker
+        else:
+            ranker = AnswerRanker.load(model.path)
+        return ranking_scores(valid, ranker, self._encode)
