@@ -33,6 +33,7 @@ class RankerQuery:
     replies: list[ReplyCandidate]  # every comment of every related thread
     thread_labels: list[bool] = field(default_factory=list)
     reply_labels: list[bool] = field(default_factory=list)
+    answer_labels: list[bool] = field(default_factory=list)  # good for its own question
 
 
 def _text(element: ET.Element, tag: str) -> str:
@@ -68,6 +69,7 @@ def read_queries(path: Path | str, split: str = "train") -> list[RankerQuery]:
                                         comment.get("RELC_USERID", ""), text,
                                         comment.get("RELC_DATE", ""), kind="reply", text=text))
                 labels.append(comment.get("RELC_RELEVANCE2ORGQ") in RELEVANT_C)
+                query.answer_labels.append(comment.get("RELC_RELEVANCE2RELQ") in RELEVANT_C)
             thread = Thread("semeval", rid, "", _text(relq, "RelQSubject"), messages=messages)
             rank = int(relq.get("RELQ_RANKING_ORDER") or 0)
             query.threads.append(ReplyCandidate(thread, 0, rank, key=rid))
@@ -100,7 +102,9 @@ def fit_ranker(queries: list[RankerQuery], encode: Encode,
     """Fit both models on labelled SemEval queries (train-part2)."""
     replies, threads = featurize(queries, encode)
     ranker = AnswerRanker() if groups is None else AnswerRanker(groups)
-    ranker.fit(np.vstack(replies), np.concatenate([q.reply_labels for q in queries]))
+    ranker.fit(np.vstack(replies), np.concatenate([q.reply_labels for q in queries]),
+               np.concatenate([q.answer_labels for q in queries]),
+               np.concatenate([[n] * len(q.replies) for n, q in enumerate(queries)]))
     ranker.fit_threads(np.vstack(threads), np.concatenate([q.thread_labels for q in queries]))
     ranker.info["trained_on"] = "semeval2016 train"
     return ranker

@@ -1,4 +1,4 @@
-"""The answer ranker: a gradient-boosted model over reply features, saved as one small file."""
+"""The answer ranker: a logistic model over reply features, saved as one small file."""
 
 from __future__ import annotations
 
@@ -13,7 +13,11 @@ from ..errors import ConfigError
 from .features import FEATURES, GROUPS, NAMES, columns
 
 FORMAT = 1
-SEED = 0
+FOLDS = 5
+# What says whether a reply answers its own thread, whatever the new ticket.
+ANSWER_COLUMNS = [n for n, (name, group) in enumerate(FEATURES)
+                  if group in ("author", "position", "later", "form")
+                  or name in ("cos_reply_question", "overlap_reply_question")]
 
 # Without a trained ranker a reply scores by this weighting of its features: mostly how close
 # its thread's question and the reply itself are to the ticket, with the team's replies
@@ -36,15 +40,15 @@ def default_scores(matrix: np.ndarray) -> np.ndarray:
     return matrix @ weights if len(matrix) else np.zeros(0)
 
 
-def _learner(rows: int) -> Any:
-    from sklearn.ensemble import HistGradientBoostingClassifier
+def _learner() -> Any:
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
 
-    # Leaves of 30 rows on SemEval-sized data (thousands of rows); fewer on a small history.
-    return HistGradientBoostingClassifier(
-        max_iter=150, learning_rate=0.05, max_leaf_nodes=15,
-        min_samples_leaf=max(2, min(30, rows // 50)),
-        l2_regularization=1.0, early_stopping=False, random_state=SEED,
-    )
+    # A regularised logistic model on standardised features: on SemEval train-part2 (five
+    # folds by original question) it ranked comments better than gradient-boosted trees
+    # (MAP 51.0 against 44-49), gives calibrated probabilities, and saves to a few kilobytes.
+    return make_pipeline(StandardScaler(), LogisticRegression(C=0.1, max_iter=2000))
 
 
 @dataclass
@@ -54,27 +58,63 @@ class AnswerRanker:
     groups: tuple[str, ...] = GROUPS  # the feature groups it reads
     model: Any = None
     thread_model: Any = None  # how well a retrieved thread as a whole fits the ticket
+    answer_model: Any = None  # whether a reply answers its own thread's question
     info: dict[str, Any] = field(default_factory=dict)  # what it was trained on
 
     @property
     def fitted(self) -> bool:
         return self.model is not None
 
-    def fit(self, matrix: np.ndarray, labels: np.ndarray) -> AnswerRanker:
-        """Fit on feature rows and 0/1 labels (both classes are needed)."""
+    def fit(self, matrix: np.ndarray, labels: np.ndarray,
+            answer_labels: np.ndarray | None = None,
+            queries: np.ndarray | None = None) -> AnswerRanker:
+        """Fit on feature rows and 0/1 labels (both classes are needed).
+
+        With `answer_labels` (does the reply answer its own thread's question?) a second model
+        learns that first, and its chance, alone and times the thread's closeness to the
+        ticket, becomes three more inputs; on the training rows it is taken from models fitted
+        on the other queries (`queries` gives each row's query), so it is not overfitted.
+        """
         labels = np.asarray(labels, dtype=np.int64)
         if len(set(labels.tolist())) < 2:
             raise ValueError("the ranker needs both good and bad replies to learn from")
-        self.model = _learner(len(labels)).fit(matrix[:, columns(self.groups)], labels)
+        answers = None
+        if answer_labels is not None and len(set(np.asarray(answer_labels).tolist())) == 2:
+            answer_labels = np.asarray(answer_labels, dtype=np.int64)
+            inputs = matrix[:, ANSWER_COLUMNS]
+            answers = np.zeros(len(labels))
+            queries = np.zeros(len(labels)) if queries is None else np.asarray(queries)
+            folds = np.unique(queries)
+            for k in range(FOLDS):
+                held = np.isin(queries, folds[k::FOLDS])
+                rest = ~held
+                if held.any() and rest.any() and len(set(answer_labels[rest].tolist())) == 2:
+                    part = _learner().fit(inputs[rest], answer_labels[rest])
+                    answers[held] = part.predict_proba(inputs[held])[:, 1]
+                else:
+                    answers[held] = answer_labels.mean()
+            self.answer_model = _learner().fit(inputs, answer_labels)
+        self.model = _learner().fit(self._inputs(matrix, answers), labels)
         self.info.update(rows=int(len(labels)), positives=int(labels.sum()))
         return self
+
+    def _inputs(self, matrix: np.ndarray, answers: np.ndarray | None = None) -> np.ndarray:
+        """The reply model's inputs: the kept feature groups, then the stacked answer chance."""
+        kept = matrix[:, columns(self.groups)]
+        if self.answer_model is None and answers is None:
+            return kept
+        if answers is None:
+            answers = self.answer_model.predict_proba(matrix[:, ANSWER_COLUMNS])[:, 1]
+        closeness = np.clip(matrix[:, [NAMES.index("cos_ticket_question"),
+                                       NAMES.index("bm25_ticket_question")]], 0.0, None)
+        return np.hstack([kept, answers[:, None], answers[:, None] * closeness])
 
     def fit_threads(self, matrix: np.ndarray, labels: np.ndarray) -> AnswerRanker:
         """Fit the thread model on THREAD_NAMES rows and 0/1 labels."""
         labels = np.asarray(labels, dtype=np.int64)
         if len(set(labels.tolist())) < 2:
             raise ValueError("the thread model needs both relevant and irrelevant threads")
-        self.thread_model = _learner(len(labels)).fit(matrix, labels)
+        self.thread_model = _learner().fit(matrix, labels)
         self.info.update(thread_rows=int(len(labels)))
         return self
 
@@ -92,15 +132,16 @@ class AnswerRanker:
             return np.zeros(0)
         if self.model is None:
             return 1.0 / (1.0 + np.exp(-6.0 * (default_scores(matrix) - 0.5)))
-        return self.model.predict_proba(matrix[:, columns(self.groups)])[:, 1]
+        return self.model.predict_proba(self._inputs(matrix))[:, 1]
 
     def save(self, path: Path | str) -> Path:
-        """Write the ranker to `path` (one pickle of a few hundred kilobytes at most)."""
+        """Write the ranker to `path` (one pickle of a few kilobytes)."""
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
         payload = {"format": FORMAT, "features": [list(f) for f in FEATURES],
                    "groups": list(self.groups), "model": self.model,
-                   "thread_model": self.thread_model, "info": self.info}
+                   "thread_model": self.thread_model, "answer_model": self.answer_model,
+                   "info": self.info}
         tmp = path.with_suffix(path.suffix + ".tmp")
         tmp.write_bytes(pickle.dumps(payload, protocol=pickle.HIGHEST_PROTOCOL))
         tmp.replace(path)
@@ -125,4 +166,4 @@ class AnswerRanker:
                 "train --backend ranker' again"
             )
         return cls(tuple(payload["groups"]), payload["model"], payload.get("thread_model"),
-                   payload.get("info") or {})
+                   payload.get("answer_model"), payload.get("info") or {})
