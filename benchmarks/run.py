@@ -254,8 +254,8 @@ def render(results: dict[int, dict], info: dict, command: str, when: str, args_s
         f"{info['ram_gb']} GB RAM, torch {info['torch']} on CPU with {info['torch_threads']} "
         f"threads, Python {info['python']}. Threads are generated (GitLab-shaped, seeded: a "
         "question of a few sentences, some with a short log, a team reply) and written through "
-        "`Store.upsert_thread`; each phase runs in its own process. Timings on a shared "
-        "machine vary by several per cent between runs.",
+        "`Store.upsert_thread`; each phase runs in its own process. Timings depend heavily on "
+        "other load on the machine; the load average is shown.",
         "",
         head,
         rule,
