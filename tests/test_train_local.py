@@ -44,3 +44,13 @@ def test_lora_adapter_is_trained_saved_registered_and_loaded(workspace, tmp_path
 def test_local_training_needs_a_model_folder(workspace):
     with pytest.raises(UsageError, match="pass --model FOLDER"):
         trainer_for(workspace, "local").train(TrainOptions())
+
+
+def test_train_command_refuses_an_unknown_backend(workspace):
+    from typer.testing import CliRunner
+
+    from understudy.cli import app
+
+    result = CliRunner().invoke(app, ["train", "--backend", "nope"])
+    assert result.exit_code == 2 and "Unknown trainer 'nope'" in result.output
+    assert all(name in result.output for name in ("local", "openai", "retrieval"))

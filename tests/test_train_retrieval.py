@@ -27,7 +27,7 @@ def test_tuning_saves_registers_and_evaluates_a_copy(built, embedder, home):
     before = embedder.encode(["SSO login fails"])
     said: list[str] = []
     model = trainer_for(built, "retrieval", said.append).train(
-        TrainOptions(epochs=1, max_steps=3, batch_size=4, promote=True))
+        TrainOptions(epochs=1, max_steps=2, batch_size=4, promote=True))
     assert np.allclose(embedder.encode(["SSO login fails"]), before)  # the base is untouched
     folder = Path(model.path)
     assert folder.parent == home / "models" and (folder / "config.json").exists()

@@ -55,12 +55,15 @@ def tune(model: Any, pairs: list[tuple[str, str]], epochs: int = EPOCHS,
         from sentence_transformers.losses import MultipleNegativesRankingLoss
         from sentence_transformers.training_args import BatchSamplers
 
+    batch = min(batch_size, len(pairs))
+    steps = max_steps or -(-len(pairs) // batch) * epochs
+    warmup = int(0.1 * steps)  # a tenth of the steps, as a count every version accepts
     data = Dataset.from_dict({"anchor": [a for a, _ in pairs], "positive": [p for _, p in pairs]})
     with tempfile.TemporaryDirectory() as scratch:
         arguments = SentenceTransformerTrainingArguments(
             output_dir=scratch, num_train_epochs=epochs, max_steps=max_steps or -1,
-            per_device_train_batch_size=min(batch_size, len(pairs)),
-            learning_rate=learning_rate, warmup_ratio=0.1, seed=seed, save_strategy="no",
+            per_device_train_batch_size=batch,
+            learning_rate=learning_rate, warmup_steps=warmup, seed=seed, save_strategy="no",
             report_to=[], logging_strategy="no", use_cpu=True, disable_tqdm=True,
             batch_sampler=BatchSamplers.NO_DUPLICATES,
         )

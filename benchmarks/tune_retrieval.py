@@ -1,0 +1,69 @@
+"""Tune MiniLM on SemEval-2016 train-part2 pairs; report dev MAP before and after (B and C).
+
+    python benchmarks/tune_retrieval.py /path/to/semeval2016-task3 [--epochs 3] [--out DIR]
+
+Pairs are (original question, relevant related question) of subtask B and (original question,
+Good comment) of subtask C, from the train file only; the figures are on the dev file, whose
+questions are never seen in tuning.
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import json
+import tempfile
+import time
+from pathlib import Path
+
+from understudy.embeddings import Embedder, get_embedder
+from understudy.evaluate.bench import load_benchmark, run_bench
+from understudy.train.retrieval import tune
+
+SYSTEMS = ["embeddings", "default"]
+
+
+def pairs(path: Path) -> list[tuple[str, str]]:
+    """(question, relevant text) pairs of the SemEval train file, subtasks B and C."""
+    found = []
+    for subtask in ("B", "C"):
+        benchmark = load_benchmark("semeval2016", path, subtask, split="train")
+        for query in benchmark.queries:
+            for candidate in query.candidates:
+                if candidate.id in query.relevant:
+                    found.append((query.text, candidate.texts[0]))
+    return found
+
+
+def dev_map(path: Path, embedder: Embedder) -> dict[str, float]:
+    """Dev MAP (official scorer) of each system, subtasks B and C."""
+    out = {}
+    for subtask in ("B", "C"):
+        benchmark = load_benchmark("semeval2016", path, subtask, split="dev")
+        for name, result in run_bench(benchmark, SYSTEMS, embedder=embedder).items():
+            out[f"{subtask} {name}"] = round(result.metrics["MAP"], 2)
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("path", type=Path)
+    parser.add_argument("--epochs", type=int, default=3)
+    parser.add_argument("--out", type=Path, default=None)
+    args = parser.parse_args()
+    base = get_embedder()
+    train = pairs(args.path)
+    before = dev_map(args.path, base)
+    started = time.perf_counter()
+    model = tune(copy.deepcopy(base.model), train, epochs=args.epochs)
+    seconds = time.perf_counter() - started
+    folder = args.out or Path(tempfile.mkdtemp()) / "minilm-semeval"
+    model.save(str(folder))
+    after = dev_map(args.path, Embedder(folder))
+    print(json.dumps({"pairs": len(train), "epochs": args.epochs,
+                      "tuning_seconds": round(seconds, 1), "before": before, "after": after},
+                     indent=2))
+
+
+if __name__ == "__main__":
+    main()
