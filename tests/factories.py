@@ -34,3 +34,22 @@ def make_thread(
         project=project,
         messages=messages,
     )
+
+
+def run_cli(monkeypatch, *args: str) -> tuple[int, str, str]:
+    """Run the installed entry point as a user would; returns (exit code, stdout, stderr)."""
+    import sys
+
+    from typer.testing import CliRunner
+
+    from understudy.cli import main
+
+    monkeypatch.setattr(sys, "argv", ["understudy", *args])
+    with CliRunner().isolation() as streams:
+        try:
+            main()
+            code = 0
+        except SystemExit as exc:
+            code = exc.code
+        out, err = streams[0].getvalue().decode(), streams[1].getvalue().decode()
+    return code, out, err

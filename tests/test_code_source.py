@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 
 import pytest
+from factories import run_cli
 from typer.testing import CliRunner
 
-from understudy.cli import app, main
+from understudy.cli import app
 from understudy.sources import sync
 from understudy.sources.code import python_snippets, source_files
 from understudy.sources.code_langs import tree_sitter_snippets
@@ -209,17 +209,6 @@ def _id(ws, path: str, name: str) -> int:
     return next(s.id for s in ws.store.snippets("code", path) if s.qualified_name == name)
 
 
-def run_cli(monkeypatch, *args: str) -> tuple[int, str, str]:
-    """Run the installed entry point as a user would; returns (exit code, stdout, stderr)."""
-    monkeypatch.setattr(sys, "argv", ["understudy", *args])
-    with CliRunner().isolation() as streams:
-        try:
-            main()
-            code = 0
-        except SystemExit as exc:
-            code = exc.code
-        out, err = streams[0].getvalue().decode(), streams[1].getvalue().decode()
-    return code, out, err
 
 
 def test_cli_sync_code_json_and_missing_folder(tree, home, monkeypatch):

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import json
-import sys
 
 import pytest
+from factories import run_cli
 from typer.testing import CliRunner
 
-from understudy.cli import app, main
+from understudy.cli import app
 from understudy.datasets.conversations import (
     conversation_completion_examples,
     conversation_examples,
@@ -42,16 +42,6 @@ def ws(home):
     workspace.close()
 
 
-def run_cli(monkeypatch, *args: str) -> tuple[int, str, str]:
-    monkeypatch.setattr(sys, "argv", ["understudy", *args])
-    with CliRunner().isolation() as streams:
-        try:
-            main()
-            code = 0
-        except SystemExit as exc:
-            code = exc.code
-        out, err = streams[0].getvalue().decode(), streams[1].getvalue().decode()
-    return code, out, err
 
 
 def test_twcs_conversations_follow_reply_links_and_broken_rows_are_reported(tmp_path, ws):

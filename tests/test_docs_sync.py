@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 
 import pytest
+from factories import run_cli
 from typer.testing import CliRunner
 
-from understudy.cli import app, main
+from understudy.cli import app
 from understudy.sources import sync
 from understudy.sources.docs import parse_git_url, split_page
 from understudy.workspace import Workspace
@@ -181,16 +181,6 @@ def test_sync_from_a_git_url(docs, tmp_path, ws):
                                         "https://gitlab.com/g/p/-/blob/v2/docs")
 
 
-def run_cli(monkeypatch, *args: str) -> tuple[int, str, str]:
-    monkeypatch.setattr(sys, "argv", ["understudy", *args])
-    with CliRunner().isolation() as streams:
-        try:
-            main()
-            code = 0
-        except SystemExit as exc:
-            code = exc.code
-        out, err = streams[0].getvalue().decode(), streams[1].getvalue().decode()
-    return code, out, err
 
 
 def test_cli_sync_docs(docs, tmp_path, monkeypatch):

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import json
-import sys
 
 import pytest
+from factories import run_cli
 from github_server import FakeGitHub
 from typer.testing import CliRunner
 
-from understudy.cli import app, main
+from understudy.cli import app
 from understudy.errors import ConfigError, SendError
 from understudy.records import Draft
 from understudy.send import send_draft
@@ -54,16 +54,6 @@ def ws(home):
     workspace.close()
 
 
-def run_cli(monkeypatch, *args: str) -> tuple[int, str, str]:
-    monkeypatch.setattr(sys, "argv", ["understudy", *args])
-    with CliRunner().isolation() as streams:
-        try:
-            main()
-            code = 0
-        except SystemExit as exc:
-            code = exc.code
-        out, err = streams[0].getvalue().decode(), streams[1].getvalue().decode()
-    return code, out, err
 
 
 def test_sync_reads_every_page_skips_pull_requests_and_flags_the_team(acme, ws):

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import json
 import socket
-import sys
 
 import pytest
+from factories import run_cli
 from typer.testing import CliRunner
 
-from understudy.cli import app, main
+from understudy.cli import app
 from understudy.errors import SourceError, UsageError
 from understudy.sources import resolve_ticket, sync
 from understudy.sources.gitlab import GitLabSource, parse_issue_url
@@ -46,17 +46,6 @@ def acme(gitlab_server):
     return server
 
 
-def run_cli(monkeypatch, *args: str) -> tuple[int, str, str]:
-    """Run the installed entry point as a user would; returns (exit code, stdout, stderr)."""
-    monkeypatch.setattr(sys, "argv", ["understudy", *args])
-    with CliRunner().isolation() as streams:
-        try:
-            main()
-            code = 0
-        except SystemExit as exc:
-            code = exc.code
-        out, err = streams[0].getvalue().decode(), streams[1].getvalue().decode()
-    return code, out, err
 
 
 def test_sync_reads_every_page_of_issues_and_notes(acme, ws):
