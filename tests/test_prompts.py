@@ -135,3 +135,11 @@ def test_custom_counter_counts_with_another_tokenizer():
     sources = [item(n, "word " * 500) for n in range(1, 3)]
     words = build_messages(ticket(), sources, budget=600, counter=lambda t: len(t.split()))
     assert sum(len(m["content"].split()) for m in words) <= 600
+
+
+def test_stop_sequence_never_occurs_inside_a_completion():
+    from understudy.prompts import STOP, format_completion
+
+    completion = format_completion("Call the ENDPOINT again, THE END")
+    assert completion.endswith(STOP)
+    assert STOP not in completion[: -len(STOP)]

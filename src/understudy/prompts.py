@@ -34,7 +34,8 @@ Counter = Callable[[str], int]
 
 _TAG = re.compile(r"<(/?)(ticket|source)\b", re.IGNORECASE)
 _SEPARATOR_LINE = re.compile(r"^[ \t]*###[ \t]*$", re.MULTILINE)
-_STOP_WORD = re.compile(r"(?<=\s)END\b")
+# Any whitespace-led "END" would match STOP, "ENDPOINT" included: it is written "End".
+_STOP_WORD = re.compile(r"(?<=\s)END")
 
 
 def neutralise(text: str) -> str:
