@@ -23,7 +23,8 @@ def run_sync(ctx: typer.Context, name: str, json_out: bool, **options: Any) -> S
     """Run one source with a spinner on stderr, then print the report (or its JSON)."""
     ws = workspace(ctx)
     columns = (SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn())
-    with Progress(*columns, console=err_console, transient=True, disable=json_out) as progress:
+    with Progress(*columns, console=err_console, transient=True,
+                  disable=json_out or not err_console.is_terminal) as progress:
         task = progress.add_task(f"Syncing {name}", total=None)
         seen = 0
 
