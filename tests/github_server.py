@@ -7,9 +7,11 @@ import re
 import threading
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
+
+from loopback import LoopbackServer
 
 TOKEN = "ghp_testtoken0123456789abcdefghijklmnop"
 START = datetime(2024, 1, 1, tzinfo=UTC)
@@ -47,7 +49,7 @@ class _State:
     comments: dict[tuple[str, int], list[dict[str, Any]]] = field(default_factory=dict)
 
 
-class FakeGitHub:
+class FakeGitHub(LoopbackServer):
     """A GitHub API (Enterprise layout, /api/v3) on 127.0.0.1 that records every request."""
 
     def __init__(self, token: str = TOKEN, username: str = "me", max_per_page: int = 100,
@@ -61,36 +63,15 @@ class FakeGitHub:
         self._lock = threading.RLock()
         self._ids = 1000
         self._ticks = 0
-        handler = type("Handler", (_Handler,), {"fake": self})
-        self._server: ThreadingHTTPServer | None = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-        self._server.daemon_threads = True
+        self.bind()
         self.me = self.add_user(username)
 
     # -- life cycle ----------------------------------------------------------------------
 
-    def start(self) -> FakeGitHub:
-        assert self._server, "a stopped server does not start again"
-        threading.Thread(target=self._server.serve_forever, args=(0.05,), daemon=True).start()
-        return self
-
-    def stop(self) -> None:
-        if self._server:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
-
-    def __enter__(self) -> FakeGitHub:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
-
     @property
     def url(self) -> str:
         """The web address (GITHUB_URL); the API is under /api/v3."""
-        assert self._server, "start the server first"
-        host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}"
+        return self.origin
 
     # -- data helpers --------------------------------------------------------------------
 
@@ -388,3 +369,6 @@ def _stamp(when: datetime) -> str:
 def _when(value: str) -> datetime:
     parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+FakeGitHub.handler_class = _Handler

@@ -8,9 +8,11 @@ import socket
 import threading
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qs, quote, unquote, urlencode, urlsplit
+
+from loopback import LoopbackServer
 
 TOKEN = "glpat-test-token-0123456789abcdef"
 START = datetime(2024, 1, 1, tzinfo=UTC)
@@ -48,7 +50,7 @@ class _State:
     notes: dict[tuple[int, int], list[dict[str, Any]]] = field(default_factory=dict)
 
 
-class FakeGitLab:
+class FakeGitLab(LoopbackServer):
     """A GitLab API on 127.0.0.1 that records every request; add data with the helpers."""
 
     def __init__(self, token: str = TOKEN, username: str = "me", max_per_page: int = 100):
@@ -60,38 +62,13 @@ class FakeGitLab:
         self._lock = threading.RLock()
         self._ids = 0
         self._ticks = 0
-        self._server: ThreadingHTTPServer | None = None
-        self._thread: threading.Thread | None = None
         self.me = self.add_user(username, name="Token Owner")
 
     # -- life cycle ----------------------------------------------------------------------
 
-    def start(self) -> FakeGitLab:
-        handler = type("Handler", (_Handler,), {"fake": self})
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, args=(0.05,),
-                                        daemon=True)
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        if self._server:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
-
-    def __enter__(self) -> FakeGitLab:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
-
     @property
     def url(self) -> str:
-        assert self._server, "start the server first"
-        host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}"
+        return self.origin
 
     # -- data helpers --------------------------------------------------------------------
 
@@ -559,3 +536,6 @@ class _Handler(BaseHTTPRequestHandler):
             "X-Prev-Page": str(page - 1) if page > 1 else "", "Link": ", ".join(links),
         }
         return 200, chunk, headers
+
+
+FakeGitLab.handler_class = _Handler

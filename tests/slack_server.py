@@ -6,9 +6,11 @@ from __future__ import annotations
 import json
 import threading
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qsl
+
+from loopback import LoopbackServer
 
 TOKEN = "xoxb-test-token"
 BOT_USER = "UBOT"
@@ -21,7 +23,7 @@ class Call:
     token: str
 
 
-class FakeSlack:
+class FakeSlack(LoopbackServer):
     """Slack's Web API for one workspace with one bot user."""
 
     def __init__(self, token: str = TOKEN):
@@ -29,32 +31,10 @@ class FakeSlack:
         self.calls: list[Call] = []
         self._lock = threading.Lock()
         self._ts = 1_700_000_000
-        self._server: ThreadingHTTPServer | None = None
-
-    def start(self) -> FakeSlack:
-        handler = type("Handler", (_Handler,), {"fake": self})
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-        self._server.daemon_threads = True
-        threading.Thread(target=self._server.serve_forever, daemon=True).start()
-        return self
-
-    def stop(self) -> None:
-        if self._server:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
-
-    def __enter__(self) -> FakeSlack:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
 
     @property
     def api_url(self) -> str:
-        assert self._server, "start the server first"
-        host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}/api/"
+        return f"{self.origin}/api/"
 
     def calls_to(self, method: str) -> list[Call]:
         with self._lock:
@@ -121,3 +101,6 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_header("Content-Length", str(len(payload)))
         self.end_headers()
         self.wfile.write(payload)
+
+
+FakeSlack.handler_class = _Handler
