@@ -2,32 +2,20 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 from ..errors import InputError
-from .data import Benchmark, Candidate, Query, product_item, product_query
+from .data import Benchmark, Candidate, Query, product_item, product_query, read_json_set
 
 FILE_NAME = "query_answer_pairs.json"
 PATH_HINT = "give query_answer_pairs.json or the folder holding it"
 
 
-def find_json(path: Path | str) -> Path:
-    """The CovidFAQ file at `path` (the file itself or a folder holding it)."""
-    path = Path(path).expanduser()
-    if path.is_dir():
-        path = path / FILE_NAME
-    if not path.is_file():
-        raise InputError(f"No such file: {path}; {PATH_HINT}")
-    return path
-
-
 def load_covidfaq(path: Path | str) -> Benchmark:
     """Each distinct FAQ answer (with the FAQ questions it answers) is a candidate; each
     distinct user query is a query whose right results are the answers it was labelled with."""
-    source = find_json(path)
+    source, rows = read_json_set(path, FILE_NAME, "CovidFAQ", PATH_HINT)
     try:
-        rows = json.loads(source.read_text(encoding="utf-8"))
         pairs = [(r["query_type"], r["question"].strip(), r["answer"].strip(), int(r["label"]))
                  for r in rows]
     except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:

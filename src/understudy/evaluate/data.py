@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
 
 from ..answer import ticket_query
+from ..errors import InputError
 from ..index import KnowledgeItem, thread_item
 from ..records import Message, Thread
 
@@ -64,3 +68,16 @@ def product_item(key: str, title: str, question: str, answers: list[str]) -> Kno
 def product_passage(key: str, title: str, text: str) -> KnowledgeItem:
     """The knowledge item the index builds from a stand-alone text (as from a doc passage)."""
     return KnowledgeItem(key, "passage", title, text, text, "")
+
+
+def read_json_set(path: Path | str, file_name: str, name: str, hint: str) -> tuple[Path, Any]:
+    """The parsed JSON data set at `path`: the file itself or a folder holding `file_name`."""
+    source = Path(path).expanduser()
+    if source.is_dir():
+        source = source / file_name
+    if not source.is_file():
+        raise InputError(f"No such file: {source}; {hint}")
+    try:
+        return source, json.loads(source.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise InputError(f"Cannot read {source} as {name} ({exc}); {hint}") from None

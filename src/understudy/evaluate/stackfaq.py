@@ -2,31 +2,20 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 from ..errors import InputError
-from .data import Benchmark, Candidate, Query, product_item, product_query
+from .data import Benchmark, Candidate, Query, product_item, product_query, read_json_set
 
 FILE_NAME = "stackfaq-dev.json"
 PATH_HINT = "give stackfaq-dev.json or the folder holding it"
 
 
-def find_json(path: Path | str) -> Path:
-    """The StackFAQ file at `path` (the file itself or a folder holding it)."""
-    path = Path(path).expanduser()
-    if path.is_dir():
-        path = path / FILE_NAME
-    if not path.is_file():
-        raise InputError(f"No such file: {path}; {PATH_HINT}")
-    return path
-
-
 def load_stackfaq(path: Path | str) -> Benchmark:
     """Every rephrasing is a query; every thread (question and answers) is a candidate."""
-    source = find_json(path)
+    source, data = read_json_set(path, FILE_NAME, "StackFAQ", PATH_HINT)
     try:
-        pairs = json.loads(source.read_text(encoding="utf-8"))["root"]["qapair"]
+        pairs = data["root"]["qapair"]
         threads = [(p["question"], p["answer"], p.get("rephr") or []) for p in pairs]
     except (OSError, ValueError, KeyError, TypeError) as exc:
         raise InputError(f"Cannot read {source} as StackFAQ ({exc}); {PATH_HINT}") from None
