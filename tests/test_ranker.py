@@ -13,12 +13,22 @@ from typer.testing import CliRunner
 from understudy.cli import app
 from understudy.errors import ConfigError, InputError
 from understudy.ranker.answer import ranker_path
-from understudy.ranker.features import NAMES, ReplyCandidate, reply_features
-from understudy.ranker.model import AnswerRanker
+from understudy.ranker.features import (
+    NAMES,
+    THREAD_NAMES,
+    Features,
+    ReplyCandidate,
+    Ticket,
+    bm25,
+    features,
+    profile,
+)
+from understudy.ranker.model import AnswerRanker, chance
 from understudy.ranker.vectors import CachedEncoder
 from understudy.records import Message, Thread
 
-TICKET = "Printer offline\nThe office printer shows offline after the update. How do I fix it?"
+TICKET = Ticket("Printer offline",
+                "The office printer shows offline after the update. How do I fix it?")
 
 
 def _thread() -> Thread:
@@ -37,14 +47,15 @@ def _thread() -> Thread:
     return Thread("gitlab", "acme#1", "", "Printer offline after update", messages=messages)
 
 
-def _rows(encode) -> np.ndarray:  # noqa: ANN001
+def _rows(encode) -> Features:  # noqa: ANN001
     thread = _thread()
     candidates = [ReplyCandidate(thread, n, 1, 0.8) for n in (1, 2, 3)]
-    return reply_features(TICKET, candidates, encode)
+    return features(TICKET, candidates, encode)
 
 
 def test_features_of_a_small_thread(embedder):
-    rows = _rows(CachedEncoder(embedder))
+    both = _rows(CachedEncoder(embedder))
+    rows = both.replies
     f = {name: rows[:, n] for n, name in enumerate(NAMES)}
     assert rows.shape == (3, len(NAMES))
     assert list(f["is_asker"]) == [1.0, 0.0, 1.0]
@@ -57,26 +68,98 @@ def test_features_of_a_small_thread(embedder):
     assert list(f["asker_thanks_after"]) == [1.0, 1.0, 0.0]
     assert list(f["asker_next"]) == [0.0, 1.0, 0.0]
     assert f["cos_ticket_question"][0] == f["cos_ticket_question"][1] > 0.5
+    # ana (the asker) and sam talk across the team's reply: ana asked just before and after.
+    assert list(f["asker_before"]) == [0.0, 1.0, 0.0]
+    assert f["dialogue"][1] > 0 and f["dialogue"][0] == 0.0
+    assert list(f["author_first"]) == [1.0, 1.0, 0.0]
+    assert list(f["is_short"]) == [1.0, 0.0, 1.0]
+    assert list(f["is_last"]) == [0.0, 0.0, 1.0]
+    # Within its thread the best reply to the question has gap 0, the others below.
+    assert f["cos_reply_question_gap"].max() == 0.0 and (f["cos_reply_question_gap"] <= 0).all()
+    # One thread row, every reply pointing at it.
+    assert both.threads.shape == (1, len(THREAD_NAMES)) and list(both.thread_of) == [0, 0, 0]
     # The same inputs give the same rows, whether vectors come from the cache or not.
-    assert np.array_equal(rows, _rows(CachedEncoder(embedder)))
+    again = _rows(CachedEncoder(embedder))
+    assert np.array_equal(rows, again.replies) and np.array_equal(both.threads, again.threads)
+
+
+def test_ticket_vector_from_the_search_is_not_encoded_again(embedder):
+    encoded = []
+
+    def encode(texts):  # noqa: ANN001, ANN202
+        encoded.extend(texts)
+        return embedder.encode(texts)
+
+    plain = _rows(encode)
+    assert TICKET.text in encoded
+    encoded.clear()
+    given = Ticket(TICKET.title, TICKET.body, embedder.encode([TICKET.text])[0])
+    thread = _thread()
+    rows = features(given, [ReplyCandidate(thread, n, 1, 0.8) for n in (1, 2, 3)], encode)
+    assert TICKET.text not in encoded
+    assert np.allclose(rows.replies, plain.replies, atol=1e-5)
+
+
+def test_bm25_matches_bm25s_ranking_of_the_same_texts():
+    from understudy.index import BM25
+
+    texts = ["restart the print spooler service", "the printer is offline after the update",
+             "renew the vpn certificate", "printer offline: restart the printer and spooler",
+             ""]
+    query = "printer offline after update"
+    ours = bm25(profile(query), [profile(t) for t in texts])
+    reference = BM25(texts).scores(query).astype(np.float64)
+    assert np.allclose(ours, reference / reference.max(), atol=1e-5)
+    assert ours.max() == 1.0 and ours[2] == 0.0 == ours[4]
+
+
+def _random_query(generator: np.random.Generator, replies: int = 20, threads: int = 4
+                  ) -> Features:
+    return Features(generator.random((replies, len(NAMES))),
+                    generator.random((threads, len(THREAD_NAMES))),
+                    np.arange(replies) % threads)
 
 
 def _fitted() -> AnswerRanker:
     generator = np.random.default_rng(0)
-    matrix = generator.random((400, len(NAMES)))
-    labels = (matrix[:, 0] + matrix[:, 11] > 1.0).astype(int)
-    return AnswerRanker().fit(matrix, labels)
+    queries = [_random_query(generator) for _ in range(20)]
+    cos = NAMES.index("cos_ticket_reply")
+    labels = [(q.replies[:, cos] + q.threads[q.thread_of, 0] > 1.0).astype(int) for q in queries]
+    answers = [(q.replies[:, NAMES.index("is_asker")] < 0.5).astype(int) for q in queries]
+    threads = [(q.threads[:, 0] > 0.5).astype(int) for q in queries]
+    return AnswerRanker().fit(queries, labels, answers, threads)
 
 
 def test_saved_ranker_is_small_and_reloads_to_the_same_scores(tmp_path):
     ranker = _fitted()
+    assert ranker.answer_model is not None and ranker.thread_model is not None
     path = ranker.save(tmp_path / "ranker.pkl")
     assert path.stat().st_size < 1_000_000
-    matrix = np.random.default_rng(1).random((50, len(NAMES)))
+    query = _random_query(np.random.default_rng(1), 50, 5)
     again = AnswerRanker.load(path)
-    assert np.array_equal(ranker.probabilities(matrix), again.probabilities(matrix))
+    assert np.array_equal(ranker.probabilities(query), again.probabilities(query))
     # The same data and seed fit the same model.
-    assert np.array_equal(_fitted().probabilities(matrix), ranker.probabilities(matrix))
+    assert np.array_equal(_fitted().probabilities(query), ranker.probabilities(query))
+    # The thread model learned its rule: the thread closest to the ticket is the likeliest.
+    chances = ranker.thread_probabilities(query)
+    assert np.argmax(chances) == np.argmax(query.threads[:, 0])
+
+
+def test_chance_is_what_the_fitted_pipeline_predicts():
+    ranker = _fitted()
+    query = _random_query(np.random.default_rng(2), 30, 3)
+    inputs = ranker._inputs(query)
+    assert np.allclose(chance(ranker.model, inputs),
+                       ranker.model.predict_proba(inputs)[:, 1], atol=1e-12)
+
+
+def test_a_ranker_of_the_previous_format_is_refused(tmp_path):
+    import pickle
+
+    path = tmp_path / "ranker.pkl"
+    path.write_bytes(pickle.dumps({"format": 1, "features": [], "groups": [], "model": None}))
+    with pytest.raises(ConfigError, match="trained by another version"):
+        AnswerRanker.load(path)
 
 
 def test_unreadable_ranker_file_is_one_clear_error(tmp_path):
@@ -194,3 +277,21 @@ def test_eval_bench_ranker_on_another_data_set_is_a_usage_error(tmp_path):
     result = CliRunner().invoke(app, ["eval", "bench", "stackfaq", str(tmp_path),
                                       "--system", "ranker"])
     assert result.exit_code != 0
+
+
+def test_search_and_ranker_share_the_ticket_vector(workspace, monkeypatch):
+    _team_history(workspace)
+    index = workspace.index
+    calls = []
+    encode = index.embedder.encode
+
+    def counting(texts, *args, **kwargs):  # noqa: ANN001, ANN002, ANN003, ANN202
+        calls.append(list(texts))
+        return encode(texts, *args, **kwargs)
+
+    monkeypatch.setattr(index.embedder, "encode", counting)
+    hits = index.search("Printer offline\nThe printer is offline")
+    index.query_vector("Printer offline\nThe printer is offline")
+    assert len(calls) == 1 and hits
+    index.query_vector("VPN drops")
+    assert len(calls) == 2

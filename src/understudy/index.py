@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import re
 from array import array
+from collections import OrderedDict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from functools import cache
@@ -23,6 +24,7 @@ from .text import is_procedural
 BM25_WEIGHT = 0.15
 EMBED_CHARS = 1500  # the model reads at most 256 word pieces; more text only costs time
 ENCODE_CHUNK = 1024  # items embedded and saved at a time: progress and resumable work
+QUERY_VECTORS = 32  # recent query vectors kept, so the answer ranker reuses the ticket's
 
 
 @dataclass
@@ -181,6 +183,7 @@ class KnowledgeIndex:
         self.matrix = np.zeros((0, 0), dtype=np.float32)
         self.bm25: BM25 | None = None
         self.extra_patterns: list[str] = []
+        self._query_vectors: OrderedDict[str, np.ndarray] = OrderedDict()
 
     @property
     def embedder(self) -> Embedder:
@@ -258,6 +261,18 @@ class KnowledgeIndex:
         self.bm25 = BM25(i.search_text for i in items)
         return IndexStats(len(items), len(todo), len(items) - len(todo), len(removed))
 
+    def query_vector(self, query: str) -> np.ndarray:
+        """The embedding of `query`, encoded once for a search and whatever ranks its hits."""
+        vector = self._query_vectors.get(query)
+        if vector is None:
+            vector = self.embedder.encode([query])[0]
+            self._query_vectors[query] = vector
+            if len(self._query_vectors) > QUERY_VECTORS:
+                self._query_vectors.popitem(last=False)
+        else:
+            self._query_vectors.move_to_end(query)
+        return vector
+
     def search(
         self,
         query: str,
@@ -271,7 +286,7 @@ class KnowledgeIndex:
             self.build()
         if not self.items:
             return []
-        vector = self.embedder.encode([query])[0]
+        vector = self.query_vector(query)
         cosine = self.matrix @ vector
         bm25 = self.bm25.scores(query)
         fused = fuse(bm25, cosine, self.weight)

@@ -34,6 +34,7 @@ def _link(hit: Hit) -> str:
 class RetrievalBackend(Backend):
     name = "retrieval"
     _ranker: object = None  # the loaded answer ranker, False when the workspace has none
+    _encoder: object = None  # the ranker's text encoder, kept with the vectors it has read
 
     def reply(self, ticket: Thread, hits: list[Hit], threshold: float) -> Reply:
         if hits and self.ranker is not None:
@@ -71,10 +72,15 @@ class RetrievalBackend(Backend):
         return self._ranker or None
 
     def _ranked_reply(self, ticket: Thread, hits: list[Hit], threshold: float) -> Reply:
+        from ..answer import ticket_query
         from ..ranker.answer import candidates, encoder, rank, reply_hit
 
-        ranked = rank(ticket, candidates(self.workspace, hits), self.ranker,
-                      encoder(self.workspace))
+        # The search just encoded this ticket: its vector comes from the index, not again.
+        vector = self.workspace.index.query_vector(ticket_query(ticket))
+        if self._encoder is None:
+            self._encoder = encoder(self.workspace)
+        ranked = rank(ticket, candidates(self.workspace, hits), self.ranker, self._encoder,
+                      vector)
         if not ranked or ranked[0].probability < threshold:
             sure = ranked[0].probability if ranked else 0.0
             lines = [

@@ -10,10 +10,11 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from ..errors import InputError, UsageError
-from ..ranker.features import Encode, ReplyCandidate, reply_features, thread_features
+from ..index import EMBED_CHARS
+from ..ranker.features import Encode, Features, ReplyCandidate, Ticket, features
 from ..ranker.model import AnswerRanker
 from ..records import Message, Thread
-from .data import Benchmark, product_query
+from .data import Benchmark
 from .semeval import PATH_HINT, RELEVANT_B, RELEVANT_C, find_xml
 
 if TYPE_CHECKING:
@@ -28,7 +29,7 @@ class RankerQuery:
     """One SemEval original question with its related threads as the product would see them."""
 
     id: str
-    ticket: str
+    ticket: Ticket
     threads: list[ReplyCandidate]  # one per related thread (index 0: its question)
     replies: list[ReplyCandidate]  # every comment of every related thread
     thread_labels: list[bool] = field(default_factory=list)
@@ -38,6 +39,11 @@ class RankerQuery:
 
 def _text(element: ET.Element, tag: str) -> str:
     return (element.findtext(tag) or "").strip()
+
+
+def _author(element: ET.Element, prefix: str) -> str:
+    # The user name, as a forum reply would mention it; the id when there is none.
+    return element.get(f"{prefix}_USERNAME") or element.get(f"{prefix}_USERID", "")
 
 
 def read_queries(path: Path | str, split: str = "train") -> list[RankerQuery]:
@@ -51,7 +57,7 @@ def read_queries(path: Path | str, split: str = "train") -> list[RankerQuery]:
     for org in root.iter("OrgQuestion"):
         qid = org.get("ORGQ_ID", "")
         if qid not in queries:
-            ticket = product_query(_text(org, "OrgQSubject"), _text(org, "OrgQBody"))
+            ticket = Ticket(_text(org, "OrgQSubject"), _text(org, "OrgQBody"))
             queries[qid] = RankerQuery(qid, ticket, [], [])
         query = queries[qid]
         for element in org.iter("Thread"):
@@ -60,13 +66,12 @@ def read_queries(path: Path | str, split: str = "train") -> list[RankerQuery]:
                 continue
             rid = relq.get("RELQ_ID", "")
             body = _text(relq, "RelQBody")
-            messages = [Message(rid, relq.get("RELQ_USERID", ""), body, relq.get("RELQ_DATE", ""),
+            messages = [Message(rid, _author(relq, "RELQ"), body, relq.get("RELQ_DATE", ""),
                                 kind="question", text=body)]
             labels = []
             for comment in element.iter("RelComment"):
                 text = _text(comment, "RelCText")
-                messages.append(Message(comment.get("RELC_ID", ""),
-                                        comment.get("RELC_USERID", ""), text,
+                messages.append(Message(comment.get("RELC_ID", ""), _author(comment, "RELC"), text,
                                         comment.get("RELC_DATE", ""), kind="reply", text=text))
                 labels.append(comment.get("RELC_RELEVANCE2ORGQ") in RELEVANT_C)
                 query.answer_labels.append(comment.get("RELC_RELEVANCE2RELQ") in RELEVANT_C)
@@ -82,30 +87,25 @@ def read_queries(path: Path | str, split: str = "train") -> list[RankerQuery]:
     return list(queries.values())
 
 
-def featurize(queries: list[RankerQuery], encode: Encode
-              ) -> tuple[list[np.ndarray], list[np.ndarray]]:
-    """Reply and thread feature rows of every query (encoding all texts in one go first)."""
+def featurize(queries: list[RankerQuery], encode: Encode) -> list[Features]:
+    """Feature rows of every query (encoding all texts in one go first)."""
     texts = []
     for q in queries:
-        texts.append(q.ticket)
+        texts.append(q.ticket.text)
         for c in q.threads:
-            texts.append(c.question)
-            texts += [m.text for m in c.thread.messages[1:]]
-    encode(list(dict.fromkeys(t[:1500] for t in texts)))
-    replies = [reply_features(q.ticket, q.replies, encode) for q in queries]
-    threads = [thread_features(q.ticket, q.threads, encode) for q in queries]
-    return replies, threads
+            texts += [c.question, c.thread.title, *(m.text for m in c.thread.messages)]
+    encode(list(dict.fromkeys(t[:EMBED_CHARS] for t in texts)))
+    return [features(q.ticket, q.replies, encode, q.threads) for q in queries]
 
 
 def fit_ranker(queries: list[RankerQuery], encode: Encode,
                groups: tuple[str, ...] | None = None) -> AnswerRanker:
-    """Fit both models on labelled SemEval queries (train-part2)."""
-    replies, threads = featurize(queries, encode)
+    """Fit the three models on labelled SemEval queries (train-part2)."""
+    rows = featurize(queries, encode)
     ranker = AnswerRanker() if groups is None else AnswerRanker(groups)
-    ranker.fit(np.vstack(replies), np.concatenate([q.reply_labels for q in queries]),
-               np.concatenate([q.answer_labels for q in queries]),
-               np.concatenate([[n] * len(q.replies) for n, q in enumerate(queries)]))
-    ranker.fit_threads(np.vstack(threads), np.concatenate([q.thread_labels for q in queries]))
+    ranker.fit(rows, [np.asarray(q.reply_labels) for q in queries],
+               [np.asarray(q.answer_labels) for q in queries],
+               [np.asarray(q.thread_labels) for q in queries])
     ranker.info["trained_on"] = "semeval2016 train"
     return ranker
 
@@ -114,12 +114,12 @@ def benchmark_scores(benchmark: Benchmark, ranker: AnswerRanker, encode: Encode
                      ) -> dict[str, np.ndarray]:
     """One score per candidate of each benchmark query, in the benchmark's candidate order."""
     queries = {q.id: q for q in read_queries(benchmark.path)}
-    replies, threads = featurize(list(queries.values()), encode)
     found: dict[str, dict[str, float]] = {}
-    for (qid, q), rows, trows in zip(queries.items(), replies, threads, strict=True):
+    for (qid, q), rows in zip(queries.items(), featurize(list(queries.values()), encode),
+                              strict=True):
         if benchmark.subtask == "B":
             found[qid] = dict(zip([c.key for c in q.threads],
-                                  ranker.thread_probabilities(trows), strict=True))
+                                  ranker.thread_probabilities(rows), strict=True))
         else:
             found[qid] = dict(zip([c.key for c in q.replies], ranker.probabilities(rows),
                                   strict=True))

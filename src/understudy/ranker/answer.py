@@ -8,11 +8,10 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from ..answer import ticket_query
 from ..index import Hit, KnowledgeItem
 from ..records import Message, Thread
 from ..text import is_procedural
-from .features import Encode, ReplyCandidate, message_text, reply_features
+from .features import Encode, ReplyCandidate, Ticket, features, message_text
 from .model import AnswerRanker
 from .vectors import CachedEncoder
 
@@ -59,12 +58,13 @@ def candidates(workspace: Workspace, hits: list[Hit]) -> list[tuple[ReplyCandida
 
 
 def rank(ticket: Thread, pairs: list[tuple[ReplyCandidate, Hit]], ranker: AnswerRanker,
-         encode: Encode) -> list[RankedReply]:
-    """The candidates best first by the ranker's probability (ties keep retrieval order)."""
+         encode: Encode, vector: np.ndarray | None = None) -> list[RankedReply]:
+    """The candidates best first by the ranker's probability (ties keep retrieval order);
+    `vector` is the ticket's vector when the search already encoded it."""
     if not pairs:
         return []
-    matrix = reply_features(ticket_query(ticket), [c for c, _ in pairs], encode)
-    probabilities = ranker.probabilities(matrix)
+    rows = features(Ticket.of(ticket, vector), [c for c, _ in pairs], encode)
+    probabilities = ranker.probabilities(rows)
     order = np.argsort(-probabilities, kind="stable")
     return [RankedReply(pairs[i][0], pairs[i][1], float(probabilities[i])) for i in order]
 

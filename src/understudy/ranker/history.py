@@ -13,7 +13,7 @@ from ..index import answer_messages
 from ..records import Thread
 from ..train.heldout import token_f1
 from .answer import THREADS, candidates
-from .features import Encode, ReplyCandidate, message_text, reply_features
+from .features import Encode, Features, ReplyCandidate, Ticket, features, message_text
 
 if TYPE_CHECKING:
     from ..workspace import Workspace
@@ -32,13 +32,19 @@ class LabelledQuery:
     """A past ticket, the candidate replies retrieval found for it, and which are right."""
 
     thread_id: int
-    ticket: str
+    ticket: Ticket
     candidates: list[ReplyCandidate]
     labels: list[int]
     split: str  # "train" or "valid"
 
-    def features(self, encode: Encode) -> np.ndarray:
-        return reply_features(self.ticket, self.candidates, encode)
+    def features(self, encode: Encode) -> Features:
+        return features(self.ticket, self.candidates, encode)
+
+    def thread_labels(self, rows: Features) -> np.ndarray:
+        """A retrieved thread fits the ticket when one of its replies is right."""
+        labels = np.zeros(len(rows.threads), dtype=np.int64)
+        np.maximum.at(labels, rows.thread_of, np.asarray(self.labels, dtype=np.int64))
+        return labels
 
 
 def split_of(thread_id: int) -> str:
@@ -66,7 +72,7 @@ def history_queries(workspace: Workspace, encode: Encode) -> list[LabelledQuery]
         closest = (texts @ target.T).max(axis=1)
         labels = [int(c.message.is_team and not c.message.is_bot and s >= SAME_ANSWER)
                   for c, s in zip(found, closest, strict=True)]
-        queries.append(LabelledQuery(thread.id, ticket_query(thread), found, labels,
+        queries.append(LabelledQuery(thread.id, Ticket.of(thread), found, labels,
                                      split_of(thread.id)))
     queries += reviewed_queries(workspace)
     return queries
@@ -85,6 +91,6 @@ def reviewed_queries(workspace: Workspace) -> list[LabelledQuery]:
         found = _retrieved(workspace, thread)
         labels = [int(c.key == keys[0] and kept) for c in found]
         if any(c.key == keys[0] for c in found):
-            queries.append(LabelledQuery(thread.id, ticket_query(thread), found, labels,
+            queries.append(LabelledQuery(thread.id, Ticket.of(thread), found, labels,
                                          split_of(thread.id)))
     return queries

@@ -1,4 +1,4 @@
-"""The answer ranker: a logistic model over reply features, saved as one small file."""
+"""The answer ranker: logistic models over reply and thread features, saved as one small file."""
 
 from __future__ import annotations
 
@@ -10,14 +10,24 @@ from typing import Any
 import numpy as np
 
 from ..errors import ConfigError
-from .features import FEATURES, GROUPS, NAMES, columns
+from .features import (
+    COMBINED_NAMES,
+    FEATURES,
+    GROUPS,
+    NAMES,
+    THREAD_NAMES,
+    Features,
+    columns,
+)
 
-FORMAT = 1
+FORMAT = 2
 FOLDS = 5
 # What says whether a reply answers its own thread, whatever the new ticket.
 ANSWER_COLUMNS = [n for n, (name, group) in enumerate(FEATURES)
                   if group in ("author", "position", "later", "form")
-                  or name in ("cos_reply_question", "overlap_reply_question")]
+                  or name in ("cos_reply_question", "bm25_reply_question",
+                              "overlap_reply_question", "cos_reply_question_gap")]
+_COS = NAMES.index("cos_ticket_reply")
 
 # Without a trained ranker a reply scores by this weighting of its features: mostly how close
 # its thread's question and the reply itself are to the ticket, with the team's replies
@@ -46,14 +56,55 @@ def _learner() -> Any:
     from sklearn.preprocessing import StandardScaler
 
     # A regularised logistic model on standardised features: on SemEval train-part2 (five
-    # folds by original question) it ranked comments better than gradient-boosted trees
-    # (MAP 51.0 against 44-49), gives calibrated probabilities, and saves to a few kilobytes.
-    return make_pipeline(StandardScaler(), LogisticRegression(C=0.1, max_iter=2000))
+    # folds by original question) it ranked better than gradient-boosted trees and pairwise
+    # logistic regression (docs/benchmarks.md), gives calibrated probabilities, and saves to a
+    # few kilobytes.
+    return make_pipeline(StandardScaler(), LogisticRegression(C=0.1, max_iter=3000))
+
+
+def chance(model: Any, matrix: np.ndarray) -> np.ndarray:
+    """The fitted pipeline's probability of the positive class, computed from its scaler and
+    coefficients directly: the same numbers as predict_proba without its per-call checks,
+    which cost more than the arithmetic at a hundred rows."""
+    scaler, logistic = model[0], model[-1]
+    z = (matrix - scaler.mean_) / scaler.scale_ @ logistic.coef_[0] + logistic.intercept_[0]
+    return 1.0 / (1.0 + np.exp(-z))
+
+
+def _ranks(values: np.ndarray) -> np.ndarray:
+    """log(1 + place) of each value among the ticket's candidates, 0 for the best."""
+    places = np.empty(len(values))
+    places[np.argsort(-values, kind="stable")] = np.arange(len(values))
+    return np.log1p(places)
+
+
+def combined(answers: np.ndarray, cosines: np.ndarray) -> np.ndarray:
+    """COMBINED_NAMES columns for one ticket's candidates."""
+    return np.column_stack([answers, answers * np.clip(cosines, 0.0, None), _ranks(cosines)])
+
+
+def _both_classes(labels: np.ndarray) -> bool:
+    return len(set(labels.tolist())) == 2
+
+
+def _out_of_fold(inputs: np.ndarray, labels: np.ndarray, queries: np.ndarray) -> np.ndarray:
+    """Each row's chance from a model fitted on the other queries' folds, so the reply model
+    learns how far to trust the chance on rows the model never saw."""
+    out = np.full(len(labels), labels.mean())
+    folds = np.unique(queries)
+    for k in range(FOLDS):
+        held = np.isin(queries, folds[k::FOLDS])
+        rest = ~held
+        if held.any() and rest.any() and _both_classes(labels[rest]):
+            out[held] = chance(_learner().fit(inputs[rest], labels[rest]), inputs[held])
+    return out
 
 
 @dataclass
 class AnswerRanker:
-    """A fitted model scoring candidate replies by the chance each answers the ticket."""
+    """Fitted models scoring candidate replies by the chance each answers the ticket: whether a
+    reply answers its own thread (answer model), whether its thread fits the ticket (thread
+    model), and the reply model that reads both with the reply's own features."""
 
     groups: tuple[str, ...] = GROUPS  # the feature groups it reads
     model: Any = None
@@ -65,80 +116,85 @@ class AnswerRanker:
     def fitted(self) -> bool:
         return self.model is not None
 
-    def fit(self, matrix: np.ndarray, labels: np.ndarray,
-            answer_labels: np.ndarray | None = None,
-            queries: np.ndarray | None = None) -> AnswerRanker:
-        """Fit on feature rows and 0/1 labels (both classes are needed).
+    @property
+    def _answer_columns(self) -> list[int]:
+        kept = set(columns(self.groups))
+        return [n for n in ANSWER_COLUMNS if n in kept]
 
-        With `answer_labels` (does the reply answer its own thread's question?) a second model
-        learns that first, and its chance, alone and times the thread's closeness to the
-        ticket, becomes three more inputs; on the training rows it is taken from models fitted
-        on the other queries (`queries` gives each row's query), so it is not overfitted.
+    def fit(self, queries: list[Features], labels: list[np.ndarray],
+            answer_labels: list[np.ndarray] | None = None,
+            thread_labels: list[np.ndarray] | None = None) -> AnswerRanker:
+        """Fit on the candidates of labelled tickets: `labels` (0/1 per reply: does it answer
+        the ticket? both classes needed), optionally `answer_labels` (per reply: does it answer
+        its own thread's question?) and `thread_labels` (per thread: does it fit the ticket?).
+
+        The answer model is fitted first; on the training rows its chance is taken from models
+        fitted on the other tickets (five folds), so it is not overfitted. The thread model
+        ranks threads (subtask B); the reply model does not read its chance, which lowered MAP
+        in cross-validation on SemEval train-part2 (docs/benchmarks.md).
         """
-        labels = np.asarray(labels, dtype=np.int64)
-        if len(set(labels.tolist())) < 2:
+        y = np.concatenate([np.asarray(v, dtype=np.int64) for v in labels])
+        if not _both_classes(y):
             raise ValueError("the ranker needs both good and bad replies to learn from")
+        matrix = np.vstack([q.replies for q in queries])
+        rows = np.concatenate([[n] * len(q) for n, q in enumerate(queries)])
         answers = None
-        if answer_labels is not None and len(set(np.asarray(answer_labels).tolist())) == 2:
-            answer_labels = np.asarray(answer_labels, dtype=np.int64)
-            inputs = matrix[:, ANSWER_COLUMNS]
-            answers = np.zeros(len(labels))
-            queries = np.zeros(len(labels)) if queries is None else np.asarray(queries)
-            folds = np.unique(queries)
-            for k in range(FOLDS):
-                held = np.isin(queries, folds[k::FOLDS])
-                rest = ~held
-                if held.any() and rest.any() and len(set(answer_labels[rest].tolist())) == 2:
-                    part = _learner().fit(inputs[rest], answer_labels[rest])
-                    answers[held] = part.predict_proba(inputs[held])[:, 1]
-                else:
-                    answers[held] = answer_labels.mean()
-            self.answer_model = _learner().fit(inputs, answer_labels)
-        self.model = _learner().fit(self._inputs(matrix, answers), labels)
-        self.info.update(rows=int(len(labels)), positives=int(labels.sum()))
+        a_labels = (np.concatenate([np.asarray(v, dtype=np.int64) for v in answer_labels])
+                    if answer_labels is not None else None)
+        if a_labels is not None and _both_classes(a_labels) and self._answer_columns:
+            inputs = matrix[:, self._answer_columns]
+            answers = _out_of_fold(inputs, a_labels, rows)
+            self.answer_model = _learner().fit(inputs, a_labels)
+        t_labels = (np.concatenate([np.asarray(v, dtype=np.int64) for v in thread_labels])
+                    if thread_labels is not None else None)
+        if t_labels is not None and _both_classes(t_labels) and "thread" in self.groups:
+            self.thread_model = _learner().fit(np.vstack([q.threads for q in queries]), t_labels)
+        inputs = np.vstack([self._inputs(q, None if answers is None else answers[rows == n])
+                            for n, q in enumerate(queries)])
+        self.model = _learner().fit(inputs, y)
+        self.info.update(rows=int(len(y)), positives=int(y.sum()),
+                         thread_rows=int(len(t_labels)) if t_labels is not None else 0)
         return self
 
-    def _inputs(self, matrix: np.ndarray, answers: np.ndarray | None = None) -> np.ndarray:
-        """The reply model's inputs: the kept feature groups, then the stacked answer chance."""
+    def _inputs(self, features: Features, answers: np.ndarray | None = None) -> np.ndarray:
+        """The reply model's inputs: the kept feature groups, then the combined columns."""
+        matrix = features.replies
         kept = matrix[:, columns(self.groups)]
-        if self.answer_model is None and answers is None:
+        if "combined" not in self.groups or self.answer_model is None:
             return kept
         if answers is None:
-            answers = self.answer_model.predict_proba(matrix[:, ANSWER_COLUMNS])[:, 1]
-        closeness = np.clip(matrix[:, [NAMES.index("cos_ticket_question"),
-                                       NAMES.index("bm25_ticket_question")]], 0.0, None)
-        return np.hstack([kept, answers[:, None], answers[:, None] * closeness])
+            answers = self.answer_probabilities(features)
+        return np.hstack([kept, combined(answers, matrix[:, _COS])])
 
-    def fit_threads(self, matrix: np.ndarray, labels: np.ndarray) -> AnswerRanker:
-        """Fit the thread model on THREAD_NAMES rows and 0/1 labels."""
-        labels = np.asarray(labels, dtype=np.int64)
-        if len(set(labels.tolist())) < 2:
-            raise ValueError("the thread model needs both relevant and irrelevant threads")
-        self.thread_model = _learner().fit(matrix, labels)
-        self.info.update(thread_rows=int(len(labels)))
-        return self
+    def answer_probabilities(self, features: Features) -> np.ndarray:
+        """The chance each reply answers its own thread's question (1 when not fitted)."""
+        if self.answer_model is None or not len(features):
+            return np.ones(len(features))
+        return chance(self.answer_model, features.replies[:, self._answer_columns])
 
-    def thread_probabilities(self, matrix: np.ndarray) -> np.ndarray:
-        """The chance each thread is relevant to the ticket (a fused similarity if unfitted)."""
+    def thread_probabilities(self, features: Features) -> np.ndarray:
+        """The chance each thread fits the ticket (a fused similarity when not fitted)."""
+        matrix = features.threads
         if not len(matrix):
             return np.zeros(0)
         if self.thread_model is None:
-            return 0.85 * matrix[:, 0] + 0.15 * matrix[:, 1]
-        return self.thread_model.predict_proba(matrix)[:, 1]
+            return 0.85 * matrix[:, THREAD_NAMES.index("cos_ticket_question")] + \
+                0.15 * matrix[:, THREAD_NAMES.index("bm25_ticket_question")]
+        return chance(self.thread_model, matrix)
 
-    def probabilities(self, matrix: np.ndarray) -> np.ndarray:
-        """The chance each candidate is a good answer; DEFAULT_WEIGHTS when not fitted."""
-        if not len(matrix):
+    def probabilities(self, features: Features) -> np.ndarray:
+        """The chance each candidate answers the ticket; DEFAULT_WEIGHTS when not fitted."""
+        if not len(features):
             return np.zeros(0)
         if self.model is None:
-            return 1.0 / (1.0 + np.exp(-6.0 * (default_scores(matrix) - 0.5)))
-        return self.model.predict_proba(self._inputs(matrix))[:, 1]
+            return 1.0 / (1.0 + np.exp(-6.0 * (default_scores(features.replies) - 0.5)))
+        return chance(self.model, self._inputs(features))
 
     def save(self, path: Path | str) -> Path:
         """Write the ranker to `path` (one pickle of a few kilobytes)."""
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
-        payload = {"format": FORMAT, "features": [list(f) for f in FEATURES],
+        payload = {"format": FORMAT, "features": _layout(),
                    "groups": list(self.groups), "model": self.model,
                    "thread_model": self.thread_model, "answer_model": self.answer_model,
                    "info": self.info}
@@ -158,12 +214,18 @@ class AnswerRanker:
                 f"Cannot read the answer ranker {path} ({exc}): run 'understudy train "
                 "--backend ranker' again"
             ) from None
-        if not isinstance(payload, dict) or payload.get("format") != FORMAT or [
-            tuple(f) for f in payload.get("features", [])
-        ] != list(FEATURES):
+        if not isinstance(payload, dict) or payload.get("format") != FORMAT or payload.get(
+            "features") != _layout():
             raise ConfigError(
                 f"The answer ranker {path} was trained by another version: run 'understudy "
                 "train --backend ranker' again"
             )
         return cls(tuple(payload["groups"]), payload["model"], payload.get("thread_model"),
                    payload.get("answer_model"), payload.get("info") or {})
+
+
+def _layout() -> list[list[str]]:
+    """The names of every model's inputs, saved with the models to refuse a file whose features
+    differ from this version's."""
+    return [[f"{name}:{group}" for name, group in FEATURES], list(THREAD_NAMES),
+            list(COMBINED_NAMES)]

@@ -56,12 +56,12 @@ class RankerTrainer(Trainer):
                 "--backend ranker' again"
             )
         started = time.perf_counter()
-        matrix = np.vstack([q.features(encode) for q in train])
-        # A team reply answers its own thread: what the stacked answer model learns from.
-        answers = np.asarray([int(c.message.is_team and not c.message.is_bot)
-                              for q in train for c in q.candidates])
-        groups = np.concatenate([[n] * len(q.labels) for n, q in enumerate(train)])
-        ranker = AnswerRanker().fit(matrix, labels, answers, groups)
+        rows = [q.features(encode) for q in train]
+        # A team reply answers its own thread: what the answer model learns from.
+        answers = [np.asarray([int(c.message.is_team and not c.message.is_bot)
+                               for c in q.candidates]) for q in train]
+        ranker = AnswerRanker().fit(rows, [np.asarray(q.labels) for q in train], answers,
+                                    [q.thread_labels(r) for q, r in zip(train, rows, strict=True)])
         ranker.info.update(trained_on="workspace history", tickets=len(train),
                            seconds=round(time.perf_counter() - started, 2))
         store = self.workspace.store
