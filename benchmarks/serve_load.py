@@ -1,6 +1,7 @@
 """Throughput and latency of POST /v1/answers under concurrent clients on loopback.
 
 Usage: python3 benchmarks/serve_load.py [--threads 10000] [--clients 1,8,64] [--requests 400]
+                                        [--encoders onnx-int8,onnx-fp32,torch]
                                         [--home DIR] [--output docs/benchmarks.md]
 
 Builds (or reuses) a workspace of generated threads, runs `understudy serve`'s app under uvicorn
@@ -121,28 +122,44 @@ async def load(url: str, token: str, tickets: list[dict], clients: int, total: i
     }
 
 
+def cpu_seconds(pid: int) -> float:
+    """User plus system CPU time of a process so far (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def run(args: argparse.Namespace) -> list[dict]:
+    """Every load level against a fresh server for each ticket encoder in args.encoders."""
     import synthetic
+
+    from understudy.workspace import Workspace
 
     home = Path(args.home or Path(tempfile.gettempdir()) / f"understudy-serve-{args.threads}")
     token = prepare(home, args.threads)
     tickets = [{"title": t.title, "body": t.body} for t in synthetic.tickets(args.tickets)]
-    port = free_port()
-    server = subprocess.Popen([sys.executable, __file__, "--serve", str(home), str(port)])
-    url = f"http://127.0.0.1:{port}"
-    try:
-        asyncio.run(wait_ready(url))
-        asyncio.run(load(url, token, tickets, 4, 40))  # warm up
-        results = []
-        for clients in args.clients:
-            total = max(args.requests, clients * 4)
-            result = asyncio.run(load(url, token, tickets, clients, total))
-            result["load_avg"] = os.getloadavg()[0]
-            print(json.dumps(result), flush=True)
-            results.append(result)
-    finally:
-        server.terminate()
-        server.wait(timeout=60)
+    results = []
+    for encoder in args.encoders:
+        ws = Workspace(home)
+        ws.settings.set("serve_query_encoder", encoder)
+        ws.close()
+        port = free_port()
+        server = subprocess.Popen([sys.executable, __file__, "--serve", str(home), str(port)])
+        url = f"http://127.0.0.1:{port}"
+        try:
+            asyncio.run(wait_ready(url))
+            asyncio.run(load(url, token, tickets, 4, 40))  # warm up
+            for clients in args.clients:
+                total = max(args.requests, clients * 4)
+                server_cpu, client_cpu = cpu_seconds(server.pid), time.process_time()
+                result = asyncio.run(load(url, token, tickets, clients, total))
+                result["server_cpu_ms"] = (cpu_seconds(server.pid) - server_cpu) * 1000 / total
+                result["client_cpu_ms"] = (time.process_time() - client_cpu) * 1000 / total
+                result["encoder"], result["load_avg"] = encoder, os.getloadavg()[0]
+                print(json.dumps(result), flush=True)
+                results.append(result)
+        finally:
+            server.terminate()
+            server.wait(timeout=60)
     return results
 
 
@@ -157,37 +174,43 @@ def table(results: list[dict], args: argparse.Namespace, load_before: float) -> 
         "uvicorn (one process) and the load client (asyncio + httpx, keep-alive) share the "
         f"machine over loopback. 1-minute load average before the run: {load_before:.2f}.",
         "",
-        "| clients | requests | errors | throughput (req/s) | p50 (ms) | p99 (ms) | mean (ms) "
-        "| load avg |",
-        "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+        "| ticket encoder | clients | requests | errors | throughput (req/s) | p50 (ms) "
+        "| p99 (ms) | mean (ms) | server CPU (ms) | client CPU (ms) | load avg |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
     for r in results:
         lines.append(
-            f"| {r['clients']} | {r['requests']} | {r['errors']} | {r['throughput']:.1f} | "
-            f"{r['p50_ms']:.1f} | {r['p99_ms']:.1f} | {r['mean_ms']:.1f} | {r['load_avg']:.2f} |"
+            f"| {r['encoder']} | {r['clients']} | {r['requests']} | {r['errors']} | "
+            f"{r['throughput']:.1f} | {r['p50_ms']:.1f} | {r['p99_ms']:.1f} | "
+            f"{r['mean_ms']:.1f} | {r['server_cpu_ms']:.1f} | {r['client_cpu_ms']:.1f} | "
+            f"{r['load_avg']:.2f} |"
         )
     lines += [
         "",
-        "Each request stores the ticket, embeds its text, scores every knowledge item (BM25 and "
-        "cosine) and saves the draft before answering. Embedding the ticket is most of the "
-        "work; the query encodes of requests that arrive together share one model pass "
-        "(`serve/batching.py`), which is why throughput grows with the number of clients. "
-        "A load average well above the core count means other processes were taking most of "
-        "the CPU during the run, and the latencies are then far above what an idle machine gives.",
+        "Each request authenticates, stores the ticket, embeds its text, scores every knowledge "
+        "item (BM25 and cosine), and saves the draft before answering. Embedding the ticket is "
+        "most of the work: it runs on the ticket encoder named by the `serve_query_encoder` "
+        "setting (default `onnx-int8`; the ticket-encoder section compares their speed and "
+        "quality), "
+        "one request per core at a time, outside the interpreter lock. The uvicorn process and "
+        "the load client share the two cores; server and client CPU are per request. A load "
+        "average well above the core count means other processes were taking CPU during the "
+        "run, and the latencies are then far above what an idle machine gives.",
         "",
         f"Command: `python3 benchmarks/serve_load.py --threads {args.threads} --clients "
-        f"{','.join(map(str, args.clients))} --requests {args.requests}`",
+        f"{','.join(map(str, args.clients))} --requests {args.requests} --encoders "
+        f"{','.join(args.encoders)} --output docs/benchmarks.md`",
         END,
     ]
     return "\n".join(lines)
 
 
-def write_section(path: Path, section: str) -> None:
+def write_section(path: Path, section: str, start: str = START, end: str = END) -> None:
     """Replace only this benchmark's section of the file (re-read right before writing)."""
     text = path.read_text() if path.exists() else "# Benchmarks\n"
-    if START in text and END in text:
-        before, rest = text.split(START, 1)
-        after = rest.split(END, 1)[1]
+    if start in text and end in text:
+        before, rest = text.split(start, 1)
+        after = rest.split(end, 1)[1]
         text = before + section + after
     else:
         text = text.rstrip("\n") + "\n\n" + section + "\n"
@@ -205,6 +228,9 @@ def main() -> None:
                         type=lambda s: [int(c) for c in s.split(",")])
     parser.add_argument("--requests", type=int, default=400, help="requests per level")
     parser.add_argument("--tickets", type=int, default=200, help="distinct tickets sent")
+    parser.add_argument("--encoders", default="onnx-int8",
+                        type=lambda s: s.split(","),
+                        help="ticket encoders to compare (serve_query_encoder values)")
     parser.add_argument("--home", help="workspace folder to build or reuse")
     parser.add_argument("--output", help="markdown file to write the results section into")
     args = parser.parse_args()

@@ -28,6 +28,14 @@ def home(tmp_path, monkeypatch):
     return path
 
 
+@pytest.fixture(scope="session", autouse=True)
+def cache(tmp_path_factory):
+    """One cache folder (exported ONNX models) for the whole session, not the user's."""
+    path = tmp_path_factory.mktemp("cache")
+    os.environ["UNDERSTUDY_CACHE"] = str(path)
+    return path
+
+
 @pytest.fixture(scope="session")
 def embedder():
     """The real all-MiniLM-L6-v2 from its package, loaded once per test session."""

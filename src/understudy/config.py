@@ -44,6 +44,16 @@ def default_home() -> Path:
     return base / "understudy"
 
 
+def default_cache() -> Path:
+    """UNDERSTUDY_CACHE, else the per-user cache folder: files made from others, safe to delete."""
+    env = os.environ.get("UNDERSTUDY_CACHE")
+    if env:
+        return Path(env).expanduser()
+    xdg = os.environ.get("XDG_CACHE_HOME")
+    base = Path(xdg).expanduser() if xdg else Path.home() / ".cache"
+    return base / "understudy"
+
+
 @dataclass
 class Settings:
     """The workspace's settings.json, merged over the defaults."""

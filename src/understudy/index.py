@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+import threading
 from array import array
 from collections import OrderedDict
 from collections.abc import Callable, Iterable
@@ -184,6 +185,7 @@ class KnowledgeIndex:
         self.bm25: BM25 | None = None
         self.extra_patterns: list[str] = []
         self._query_vectors: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._query_lock = threading.Lock()  # searches run on many server threads
 
     @property
     def embedder(self) -> Embedder:
@@ -263,14 +265,17 @@ class KnowledgeIndex:
 
     def query_vector(self, query: str) -> np.ndarray:
         """The embedding of `query`, encoded once for a search and whatever ranks its hits."""
-        vector = self._query_vectors.get(query)
-        if vector is None:
-            vector = self.embedder.encode([query])[0]
+        with self._query_lock:
+            vector = self._query_vectors.get(query)
+            if vector is not None:
+                self._query_vectors.move_to_end(query)
+                return vector
+        encode_query = getattr(self.embedder, "encode_query", None)
+        vector = encode_query(query) if encode_query else self.embedder.encode([query])[0]
+        with self._query_lock:
             self._query_vectors[query] = vector
             if len(self._query_vectors) > QUERY_VECTORS:
                 self._query_vectors.popitem(last=False)
-        else:
-            self._query_vectors.move_to_end(query)
         return vector
 
     def search(

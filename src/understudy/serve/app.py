@@ -22,7 +22,7 @@ from ..errors import ConfigError, InputError, NotFoundError, SendError, Understu
 from ..records import Draft, Thread
 from ..workspace import Workspace
 from .auth import DEFAULT_RATE_PER_MINUTE, Caller, RateLimiter, authenticate
-from .batching import BatchingEmbedder
+from .encoding import ServingEmbedder, query_encoder_kind, serving_embedder
 
 log = logging.getLogger("understudy.serve")
 
@@ -119,6 +119,7 @@ class Service:
         self.body_limit = int(self.settings.get("serve_body_limit") or DEFAULT_BODY_LIMIT)
         rate = self.settings.get("rate_limit_per_minute") or DEFAULT_RATE_PER_MINUTE
         self.limiter = RateLimiter(int(rate))
+        self.query_encoder = query_encoder_kind(self.settings.get("serve_query_encoder"))
         self.jobs = Jobs()
         self._answerers: dict[str, Answerer] = {}
         self._lock = threading.Lock()
@@ -135,10 +136,10 @@ class Service:
             if key not in self._answerers:
                 answerer = Answerer(self.workspace, key[0], model)
                 index = answerer.index
-                if not isinstance(index.embedder, BatchingEmbedder):
-                    index._embedder = BatchingEmbedder(index.embedder)
                 if not answerer.index.ready:
                     answerer.index.build()
+                if not isinstance(index.embedder, ServingEmbedder):
+                    index._embedder = serving_embedder(index.embedder, self.query_encoder)
                 self._answerers[key] = answerer
             return self._answerers[key]
 
@@ -302,10 +303,16 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
+        from threadpoolctl import threadpool_limits
+
         service.answerer()  # load the model and the index before the first request
+        # One BLAS thread: the cosine scan is small, and idle BLAS threads spin on the cores
+        # that the ticket encoders of concurrent requests need.
+        blas = threadpool_limits(1, user_api="blas")
         try:
             yield
         finally:
+            blas.restore_original_limits()
             service.close()
 
     app = FastAPI(

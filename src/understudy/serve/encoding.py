@@ -1,0 +1,72 @@
+"""How the server encodes tickets: ONNX Runtime, one request per core at a time."""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..errors import ConfigError
+from ..onnx_encoder import PRECISIONS, OnnxQueryEncoder
+
+log = logging.getLogger("understudy.serve")
+
+DEFAULT_QUERY_ENCODER = "onnx-int8"
+QUERY_ENCODERS = ("torch", *(f"onnx-{p}" for p in PRECISIONS))
+
+
+def cores() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
+class ServingEmbedder:
+    """Wraps the process's embedder: tickets (encode_query) go to ONNX Runtime, at most one per
+    core at a time so each runs on a core of its own; everything else stays with `inner`."""
+
+    def __init__(self, inner: Any, queries: OnnxQueryEncoder | None, slots: int | None = None):
+        self.inner = inner
+        self.queries = queries
+        self._slots = threading.BoundedSemaphore(slots or cores())
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+    def encode(self, texts: list[str], **options: Any) -> np.ndarray:
+        return self.inner.encode(texts, **options)
+
+    def encode_query(self, text: str) -> np.ndarray:
+        if self.queries is None:
+            return self.inner.encode([text])[0]
+        with self._slots:
+            return self.queries.encode([text])[0]
+
+
+def query_encoder_kind(value: Any) -> str:
+    """The `serve_query_encoder` setting checked: one of QUERY_ENCODERS (default onnx-int8)."""
+    kind = value or DEFAULT_QUERY_ENCODER
+    if kind not in QUERY_ENCODERS:
+        raise ConfigError(f"Unknown serve_query_encoder {kind!r} in settings.json: use one of "
+                          f"{', '.join(QUERY_ENCODERS)}")
+    return kind
+
+
+def serving_embedder(inner: Any, kind: str | None, folder: Path | None = None
+                     ) -> ServingEmbedder:
+    """`inner` with the query encoder named by the `serve_query_encoder` setting; PyTorch when
+    that is 'torch' or the ONNX model cannot be made (said once in the log)."""
+    kind = query_encoder_kind(kind)
+    if kind == "torch":
+        return ServingEmbedder(inner, None)
+    try:
+        queries = OnnxQueryEncoder(inner, folder, kind.removeprefix("onnx-"))
+    except (ConfigError, ImportError, OSError, RuntimeError) as exc:
+        log.warning("tickets are encoded with PyTorch: the ONNX query encoder failed (%s)", exc)
+        return ServingEmbedder(inner, None)
+    return ServingEmbedder(inner, queries)
