@@ -1,20 +1,26 @@
-"""The Slack app against a local Slack Web API, with requests signed as Slack signs them."""
+"""The Slack app against a local Slack Web API, with requests signed as Slack signs them, and
+in Socket Mode over a local WebSocket."""
 
 from __future__ import annotations
 
 import hashlib
 import hmac
 import json
+import threading
 import time
 from itertools import count
 from urllib.parse import urlencode
 
 import pytest
 from fastapi.testclient import TestClient
+from slack_sdk.errors import SlackApiError
 from slack_server import BOT_USER, FakeSlack
 from test_serve_api import seed
 
+from understudy.errors import ConfigError
 from understudy.serve import create_app
+from understudy.serve.app import Service
+from understudy.serve.slack import socket_mode
 
 SECRET = "signing-secret-for-tests"
 _events = count(1)
@@ -193,3 +199,86 @@ def test_url_verification_is_answered(slack):
         body = json.dumps({"token": "legacy", "challenge": "abc123", "type": "url_verification"})
         response = post_event(client, body)
     assert response.status_code == 200 and "abc123" in response.text
+
+
+def envelope(body: str, envelope_id: str, retry_attempt: int = 0) -> dict:
+    """An Events API payload as Socket Mode wraps it."""
+    return {"envelope_id": envelope_id, "type": "events_api", "payload": json.loads(body),
+            "accepts_response_payload": False, "retry_attempt": retry_attempt,
+            "retry_reason": "timeout" if retry_attempt else ""}
+
+
+def wait_until(condition, timeout: float = 10) -> bool:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.05)
+    return True
+
+
+@pytest.fixture
+def socket_slack(slack, monkeypatch):
+    """The fake Slack for Socket Mode: an app-level token and no signing secret."""
+    fake, _ = slack
+    for var in ("HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy"):
+        monkeypatch.delenv(var, raising=False)  # the SDK's WebSocket would go through them
+    monkeypatch.setenv("SLACK_APP_TOKEN", fake.app_token)
+    monkeypatch.delenv("SLACK_SIGNING_SECRET")  # Socket Mode has no signatures to check
+    return slack
+
+
+def test_socket_mode_answers_a_mention_once_and_acknowledges_every_envelope(socket_slack):
+    fake, ws = socket_slack
+    body, _ = event("app_mention", f"<@{BOT_USER}> the password reset email never arrives",
+                    ts="1700000400.000600")
+    fake.socket.send(envelope(body, "env-1"))  # goes out right after hello
+    service = Service(ws)
+    service.answerer()  # the index is built (with its own threads) before the client starts
+    before = set(threading.enumerate())
+    handler = socket_mode(service)
+    try:
+        handler.connect()
+        assert fake.socket.wait_for_ack("env-1") == {"envelope_id": "env-1"}
+        service.jobs.wait(timeout=60)
+        fake.socket.send(envelope(body, "env-2", retry_attempt=1))  # Slack's redelivery
+        assert fake.socket.wait_for_ack("env-2") == {"envelope_id": "env-2"}
+        service.jobs.wait(timeout=60)
+    finally:
+        handler.close()
+        service.close()
+    [opened] = fake.calls_to("apps.connections.open")
+    assert opened.token == fake.app_token
+    [post] = fake.calls_to("chat.postMessage")
+    assert post.token == fake.token
+    assert post.args["channel"] == "C1" and post.args["thread_ts"] == "1700000400.000600"
+    assert "noreply@acme.test" in post.args["text"]
+    reset = ws.store.find_thread("gitlab", "acme/app#1")
+    assert f"<{reset.url}|{reset.title}>" in json.dumps(post.args["blocks"])
+    thread = ws.store.find_thread("slack", "C1:1700000400.000600")
+    [draft] = ws.store.drafts(thread_id=thread.id)
+    assert draft.status == "sent" and draft.sent_id and draft.final_text == draft.text
+    assert ws.store.count("drafts") == 1
+    assert wait_until(lambda: not (set(threading.enumerate()) - before), timeout=5), (
+        f"threads left running: {set(threading.enumerate()) - before}")
+
+
+def test_socket_mode_needs_the_app_level_token(socket_slack, monkeypatch):
+    fake, ws = socket_slack
+    service = Service(ws)
+    try:
+        monkeypatch.setenv("SLACK_APP_TOKEN", fake.token)  # the bot token will not do
+        handler = socket_mode(service)
+        try:
+            with pytest.raises(SlackApiError) as refused:
+                handler.connect()
+        finally:
+            handler.close()
+        assert refused.value.response["error"] == "not_allowed_token_type"
+        monkeypatch.delenv("SLACK_APP_TOKEN")
+        with pytest.raises(ConfigError, match="SLACK_APP_TOKEN"):
+            socket_mode(service)
+    finally:
+        service.close()
+    assert [c.token for c in fake.calls_to("apps.connections.open")] == [fake.token]
+    assert fake.calls_to("chat.postMessage") == []

@@ -148,15 +148,19 @@ class SlackAnswerer:
             self.rate(draft.id, rating, event.get("user", ""))
 
 
-def build_app(service: Service, client: WebClient | None = None) -> App:
-    """The Bolt app; signatures are verified, retried and duplicate events are dropped."""
+def build_app(service: Service, client: WebClient | None = None, *, http: bool = True) -> App:
+    """The Bolt app; signatures are verified (over HTTP), retried and duplicate events dropped.
+
+    Socket Mode (`http=False`) has no request signatures, so it needs no signing secret.
+    """
     settings = service.settings
     token = settings.require_secret("slack_bot_token")
     client = client or WebClient(token=token,
                                  base_url=settings.get("slack_api_url") or DEFAULT_API_URL)
     bolt = App(
         token=token,
-        signing_secret=settings.require_secret("slack_signing_secret"),
+        signing_secret=settings.require_secret("slack_signing_secret") if http else "",
+        request_verification_enabled=http,
         token_verification_enabled=False,
         client=client,
         listener_executor=service.jobs,
@@ -223,7 +227,13 @@ def mount(app: FastAPI, service: Service, client: WebClient | None = None) -> Ap
 
 
 def socket_mode(service: Service) -> Any:
-    """A Socket Mode handler (for servers Slack cannot reach); call .connect() to start it."""
+    """A Socket Mode handler (for servers Slack cannot reach); call .connect() to start it.
+
+    Its WebSocket URL comes from apps.connections.open, called with the app-level token
+    (`slack_app_token`, SLACK_APP_TOKEN) at the Web API that HTTP mode uses (`slack_api_url`);
+    no signing secret is needed.
+    """
     from slack_bolt.adapter.socket_mode import SocketModeHandler
 
-    return SocketModeHandler(build_app(service), service.settings.require_secret("slack_app_token"))
+    app_token = service.settings.require_secret("slack_app_token")
+    return SocketModeHandler(build_app(service, http=False), app_token)
