@@ -15,7 +15,7 @@ from ..ranker.features import Encode, Features, ReplyCandidate, Ticket, features
 from ..ranker.model import AnswerRanker
 from ..records import Message, Thread
 from .data import Benchmark
-from .semeval import PATH_HINT, RELEVANT_B, RELEVANT_C, find_xml
+from .semeval import PATH_HINT, RELEVANT_B, RELEVANT_C, read_xml
 
 if TYPE_CHECKING:
     from ..workspace import Workspace
@@ -48,11 +48,7 @@ def _author(element: ET.Element, prefix: str) -> str:
 
 def read_queries(path: Path | str, split: str = "train") -> list[RankerQuery]:
     """The original questions of a SemEval-2016 Task 3 XML file with labels from the file."""
-    xml = find_xml(path, split)
-    try:
-        root = ET.parse(xml).getroot()
-    except (ET.ParseError, OSError) as exc:
-        raise InputError(f"Cannot read {xml} as SemEval XML ({exc}); {PATH_HINT}") from None
+    xml, root = read_xml(path, split)
     queries: dict[str, RankerQuery] = {}
     for org in root.iter("OrgQuestion"):
         qid = org.get("ORGQ_ID", "")

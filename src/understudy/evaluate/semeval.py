@@ -29,6 +29,16 @@ def find_xml(path: Path | str, split: str = "dev") -> Path:
     raise InputError(f"No SemEval-2016 {split} XML under {path}; {PATH_HINT}")
 
 
+def read_xml(path: Path | str, split: str = "dev") -> tuple[Path, ET.Element]:
+    """The XML file of `split` under `path` and its parsed root; unreadable XML is an
+    InputError that says where to get the data."""
+    xml = find_xml(path, split)
+    try:
+        return xml, ET.parse(xml).getroot()
+    except (ET.ParseError, OSError) as exc:
+        raise InputError(f"Cannot read {xml} as SemEval XML ({exc}); {PATH_HINT}") from None
+
+
 def read_gold(path: Path) -> list[tuple[str, str, bool]]:
     """(query id, candidate id, relevant) rows of an official .relevancy file, in file order."""
     rows = []
@@ -53,11 +63,7 @@ def load_semeval(
     subtask = subtask.upper()
     if subtask not in SUBTASKS:
         raise UsageError(f"Unknown subtask {subtask!r}: use --subtask B or --subtask C")
-    xml = find_xml(path, split)
-    try:
-        root = ET.parse(xml).getroot()
-    except (ET.ParseError, OSError) as exc:
-        raise InputError(f"Cannot read {xml} as SemEval XML ({exc}); {PATH_HINT}") from None
+    xml, root = read_xml(path, split)
     queries: dict[str, Query] = {}
     labels: dict[tuple[str, str], bool] = {}
     for org in root.iter("OrgQuestion"):

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import xml.etree.ElementTree as ET
 from pathlib import Path
 
 from ..errors import InputError
 from ..index import KnowledgeItem
 from .data import Benchmark, Candidate, Query, product_query
-from .semeval import PATH_HINT, find_xml, read_gold
+from .semeval import PATH_HINT, read_gold, read_xml
 
 RELEVANT_A = {"Good"}
 
@@ -16,11 +15,7 @@ RELEVANT_A = {"Good"}
 def load_semeval_a(path: Path | str, split: str = "dev") -> Benchmark:
     """One query per related question (each once); candidates are its comments, in their
     posting order, which is also the chronological baseline; relevant = Good for it."""
-    xml = find_xml(path, split)
-    try:
-        root = ET.parse(xml).getroot()
-    except (ET.ParseError, OSError) as exc:
-        raise InputError(f"Cannot read {xml} as SemEval XML ({exc}); {PATH_HINT}") from None
+    xml, root = read_xml(path, split)
     queries: dict[str, Query] = {}
     for thread in root.iter("Thread"):
         relq = thread.find("RelQuestion")
