@@ -19,8 +19,10 @@ from understudy.ranker.features import (
     Features,
     ReplyCandidate,
     Ticket,
+    bag,
     bm25,
     features,
+    joined,
     profile,
 )
 from understudy.ranker.model import AnswerRanker, chance
@@ -107,10 +109,49 @@ def test_bm25_matches_bm25s_ranking_of_the_same_texts():
              "renew the vpn certificate", "printer offline: restart the printer and spooler",
              ""]
     query = "printer offline after update"
-    ours = bm25(profile(query), [profile(t) for t in texts])
+    ours = bm25(bag(query), [bag(t) for t in texts])
     reference = BM25(texts).scores(query).astype(np.float64)
     assert np.allclose(ours, reference / reference.max(), atol=1e-5)
     assert ours.max() == 1.0 and ours[2] == 0.0 == ours[4]
+
+
+FORM_TEXTS = [
+    "Thanks!", "ty, that fixed it", "pretty sure the city office is closed", "Thank you so much",
+    "thx", "I appreciated it", "great help", "It worked after the restart", "tyre shop",
+    "run `make install`", "  $ sudo apt-get install x", "costs $ 5", "git clone it",
+    "a digital camera", "pipeline", "use pip to install", "Mail me: ana@example.com", "a @ b",
+    "see https://example.com", "WWW.EXAMPLE.COM", "http:/broken", "no signal here", "",
+    "Call 555 0100?", "DOCKER compose", "docker compose up",
+]
+
+
+def test_form_flags_equal_the_plain_patterns():
+    """profile() runs each pattern only where a substring it needs occurs: the flags must be
+    exactly what the patterns alone would say."""
+    import re
+
+    plain = [re.compile(r"https?://|www\.", re.I), re.compile(r"[\w.+-]+@[\w-]+\.[\w.]+"),
+             re.compile(r"\d"), re.compile(r"\?"),
+             re.compile(r"`|^\s*\$ |\b(?:sudo|pip|npm|git|docker|kubectl|curl)\b", re.M),
+             re.compile(r"\b(?:thanks?|thank you|thx|thnx|ty|appreciated|great help|worked)\b",
+                        re.I)]
+    for text in FORM_TEXTS:
+        expected = tuple(float(bool(pattern.search(text))) for pattern in plain)
+        assert profile(text).flags == expected, text
+    assert profile("Thanks!").flags[5] == 1.0 and profile("a digital camera").flags[4] == 0.0
+
+
+def test_terms_of_joined_texts_are_the_terms_of_the_joined_text():
+    from understudy.index import _TOKEN, _stemmer, _stopwords, tokenize
+
+    parts = ("Printer offline", "The printer's driver isn't working since v2.1 update", "",
+             "Restart the spooler; it worked")
+    whole = bag("\n".join(parts))
+    assert joined(parts) == whole and whole.counts["printer"] == 2
+    # The remembered stems are the stemmer's own.
+    text = " ".join(parts).lower()
+    words = [w for w in _TOKEN.findall(text) if w not in _stopwords()]
+    assert tokenize(text) == _stemmer().stemWords(words)
 
 
 def _random_query(generator: np.random.Generator, replies: int = 20, threads: int = 4

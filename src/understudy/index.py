@@ -125,12 +125,30 @@ def _stopwords() -> frozenset[str]:
     return frozenset(STOPWORDS_EN)
 
 
+_STEMS: dict[str, str] = {}  # word -> its stem, "" for a stopword
+_STEMS_MAX = 500_000
+
+
 def tokenize(text: str) -> list[str]:
     """Lowercased word tokens without English stopwords, stemmed; the BM25 vocabulary."""
-    stopwords = _stopwords()
-    words = [w for w in _TOKEN.findall(text.lower()) if w not in stopwords]
+    stems, out = _STEMS, []
+    for word in _TOKEN.findall(text.lower()):
+        stem = stems.get(word)
+        if stem is None:
+            stem = _stem(word)
+        if stem:
+            out.append(stem)
+    return out
+
+
+def _stem(word: str) -> str:
+    """A word's stem, remembered: a vocabulary repeats, and a lookup is cheaper than stemming."""
+    if len(_STEMS) >= _STEMS_MAX:
+        _STEMS.clear()
     stemmer = _stemmer()
-    return stemmer.stemWords(words) if stemmer else words
+    stem = "" if word in _stopwords() else stemmer.stemWord(word) if stemmer else word
+    _STEMS[word] = stem
+    return stem
 
 
 class BM25:

@@ -5,9 +5,11 @@ from __future__ import annotations
 import math
 import re
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, KeysView
 from dataclasses import dataclass, field
 from functools import lru_cache
+from itertools import chain
+from typing import NamedTuple
 
 import numpy as np
 
@@ -72,21 +74,43 @@ THREAD_NAMES = (
 COMBINED_NAMES = ("answer_chance", "answer_times_cos", "rank_of_cos")
 GROUPS = (*dict.fromkeys(group for _, group in FEATURES), "combined")
 
-_URL = re.compile(r"https?://|www\.", re.I)
+_URL = ("http://", "https://", "www.")  # searched in the lowered text
 _EMAIL = re.compile(r"[\w.+-]+@[\w-]+\.[\w.]+")
 _NUMBER = re.compile(r"\d")
-_COMMAND = re.compile(r"`|^\s*\$ |\b(?:sudo|pip|npm|git|docker|kubectl|curl)\b", re.M)
-_THANKS = re.compile(r"\b(?:thanks?|thank you|thx|thnx|ty|appreciated|great help|worked)\b", re.I)
+_PROMPT = re.compile(r"^\s*\$ ", re.M)
+_TOOL = re.compile(r"\b(?:sudo|pip|npm|git|docker|kubectl|curl)\b")
+_TOOLS = ("sudo", "pip", "npm", "git", "docker", "kubectl", "curl")
+_THANKS = re.compile(r"\b(?:thanks?|thank you|thx|thnx|appreciated|great help|worked)\b")
+_THANKS_HINTS = ("thank", "thx", "thnx", "appreciated", "great help", "worked")
+_TY = re.compile(r"\bty\b")
 SHORT_WORDS = 3  # a reply of at most this many words is rarely an answer
 
 
-@dataclass(frozen=True)
-class TextProfile:
-    """What the features need of one text, computed once per distinct text."""
+class Bag(NamedTuple):
+    """A text's BM25 terms (a tuple: the cheapest object to build, a hundred per answer)."""
 
-    counts: dict[str, int]  # BM25 term counts
-    tokens: frozenset[str]
-    length: int  # BM25 document length: tokens, at least 1
+    terms: tuple[str, ...]  # the stemmed tokens in order
+    counts: dict[str, int]  # each distinct token's count
+    tokens: KeysView[str]  # the distinct tokens, as a set
+    length: int  # the BM25 document length: tokens, at least 1
+
+    @classmethod
+    def of(cls, tokens: Iterable[str]) -> Bag:
+        terms = tuple(tokens)
+        counts = Counter(terms)
+        return cls(terms, counts, counts.keys(), len(terms) or 1)
+
+
+@lru_cache(maxsize=65536)
+def bag(text: str) -> Bag:
+    """The BM25 terms of `text` (kept for texts seen again, as titles and questions are)."""
+    return Bag.of(tokenize(text))
+
+
+class TextProfile(NamedTuple):
+    """What the features need of one reply, computed once per distinct text."""
+
+    bag: Bag
     words: int
     chars: int
     flags: tuple[float, ...]  # url, email, number, question mark, command, thanks
@@ -95,17 +119,40 @@ class TextProfile:
 
 @lru_cache(maxsize=65536)
 def profile(text: str) -> TextProfile:
-    """Tokens, counts and form flags of `text` (kept for texts seen again, as replies are)."""
-    tokens = tokenize(text)
-    flags = (_URL.search(text), _EMAIL.search(text), _NUMBER.search(text), "?" in text,
-             _COMMAND.search(text), _THANKS.search(text))
-    return TextProfile(Counter(tokens), frozenset(tokens), max(len(tokens), 1),
-                       len(text.split()), len(text),
-                       tuple(float(bool(f)) for f in flags), text.lower())
+    """Terms and form flags of a reply (kept for texts seen again, as replies are). Each
+    pattern runs only where a substring it needs is present: most replies have none."""
+    lowered = text.lower()
+    command = "`" in text or ("$ " in text and _PROMPT.search(text) is not None) or (
+        _hint(text, _TOOLS) and _TOOL.search(text) is not None)
+    thanks = (_hint(lowered, _THANKS_HINTS) and _THANKS.search(lowered) is not None) or (
+        "ty" in lowered and _TY.search(lowered) is not None)
+    flags = (
+        1.0 if _hint(lowered, _URL) else 0.0,
+        1.0 if "@" in text and _EMAIL.search(text) is not None else 0.0,
+        1.0 if _NUMBER.search(text) is not None else 0.0,
+        1.0 if "?" in text else 0.0,
+        1.0 if command else 0.0,
+        1.0 if thanks else 0.0,
+    )
+    return TextProfile(bag(text), len(text.split()), len(text), flags, lowered)
 
 
-def bm25(query: TextProfile, documents: list[TextProfile], k1: float = 1.5, b: float = 0.75
-         ) -> np.ndarray:
+def _hint(text: str, needles: tuple[str, ...]) -> bool:
+    """Whether any needle occurs in `text` (a loop: cheaper than any() over a generator)."""
+    for needle in needles:
+        if needle in text:
+            return True
+    return False
+
+
+@lru_cache(maxsize=16384)
+def joined(texts: tuple[str, ...]) -> Bag:
+    """The bag of texts joined by line breaks (a question, a whole thread), from their own
+    bags: tokens never cross a line break, so no text is tokenised twice."""
+    return Bag.of(chain.from_iterable(bag(t).terms for t in texts))
+
+
+def bm25(query: Bag, documents: list[Bag], k1: float = 1.5, b: float = 0.75) -> np.ndarray:
     """BM25 (Lucene's form, as bm25s scores) of each document for the query, scaled so the best
     is 1: for a hundred candidates, set intersections of cached tokens beat building an index."""
     n = len(documents)
@@ -114,11 +161,17 @@ def bm25(query: TextProfile, documents: list[TextProfile], k1: float = 1.5, b: f
     if not df:
         return np.zeros(n)
     idf = {t: math.log(1.0 + (n - f + 0.5) / (f + 0.5)) for t, f in df.items()}
-    average = sum(d.length for d in documents) / n
-    scores = np.fromiter((
-        sum(idf[t] * d.counts[t] * (k1 + 1.0)
-            / (d.counts[t] + k1 * (1.0 - b + b * d.length / average)) for t in common)
-        for d, common in zip(documents, shared, strict=True)), float, n)
+    lengths = [d.length for d in documents]
+    average = sum(lengths) / n
+    scores = np.zeros(n)
+    for i, common in enumerate(shared):
+        if common:
+            counts, norm = documents[i].counts, k1 * (1.0 - b + b * lengths[i] / average)
+            total = 0.0
+            for t in common:
+                count = counts[t]
+                total += idf[t] * count * (k1 + 1.0) / (count + norm)
+            scores[i] = total
     top = scores.max()
     return scores / top if top > 0 else scores
 
@@ -179,45 +232,68 @@ def message_text(message: Message) -> str:
     return (message.text or message.body or "").strip()
 
 
-def _overlap(a: frozenset[str], b: frozenset[str]) -> float:
-    return len(a & b) / len(a | b) if a and b else 0.0
+def _overlap(a: KeysView[str], b: KeysView[str]) -> float:
+    if not a or not b:
+        return 0.0
+    common = len(a & b)
+    return common / (len(a) + len(b) - common)
 
 
-def _conversation(thread: Thread, authors: list[str], index: int) -> list[float]:
-    """author_replies, author_first, asker_after, asker_thanks_after, asker_next, asker_before,
-    dialogue: how the reply's author and the thread's asker talk around it."""
-    asker, author = authors[0], authors[index]
-    later = [m for m in thread.messages[index + 1 :] if asker and m.author == asker]
-    thanks = any(profile(message_text(m)).flags[5] for m in later)
-    is_asker = bool(asker) and author == asker
-    # Turns where this author and the asker answer each other: a conversation, not an answer.
-    turns = 0 if is_asker or not author else sum(
-        1 for a, b in zip(authors[1:], authors[2:], strict=False) if {a, b} == {asker, author})
-    return [
-        float(sum(1 for a in authors[1:] if a == author)),
-        float(authors.index(author, 1) == index),
-        float(bool(later)), float(thanks),
-        float(index + 1 < len(authors) and authors[index + 1] == asker and not is_asker),
-        float(index > 1 and authors[index - 1] == asker and not is_asker),
-        math.log1p(turns),
-    ]
+def _conversation(thread: Thread, authors: list[str]) -> list[list[float]]:
+    """Per message of the thread (index 0 unused): author_replies, author_first, asker_after,
+    asker_thanks_after, asker_next, asker_before, dialogue: how the reply's author and the
+    thread's asker talk around it. One pass per thread, not per reply."""
+    asker, n = authors[0], len(authors)
+    replies_by = Counter(authors[1:])
+    first_of: dict[str, int] = {}
+    for i in range(n - 1, 0, -1):
+        first_of[authors[i]] = i
+    # Whether the asker writes after message i, and thanks after it (suffixes from the end).
+    after, thanks_after = [False] * (n + 1), [False] * (n + 1)
+    for i in range(n - 1, 0, -1):
+        own = bool(asker) and authors[i] == asker
+        after[i] = after[i + 1] or own
+        thanks_after[i] = thanks_after[i + 1] or (
+            own and bool(profile(message_text(thread.messages[i])).flags[5]))
+    # Turns where an author and the asker answer each other: a conversation, not an answer.
+    pairs = Counter(frozenset(pair) for pair in zip(authors[1:], authors[2:], strict=False)
+                    if asker in pair)
+    rows: list[list[float]] = [[]]
+    for index in range(1, n):
+        author = authors[index]
+        is_asker = bool(asker) and author == asker
+        turns = 0 if is_asker or not author else pairs[frozenset((asker, author))]
+        rows.append([
+            float(replies_by[author]), float(first_of[author] == index),
+            float(after[index + 1]), float(thanks_after[index + 1]),
+            float(index + 1 < n and authors[index + 1] == asker and not is_asker),
+            float(index > 1 and authors[index - 1] == asker and not is_asker),
+            math.log1p(turns),
+        ])
+    return rows
 
 
 def _mentions(text: TextProfile, names: frozenset[str], author: str) -> float:
     """Whether the reply names another person of the thread (or anyone, with an @)."""
-    if "@" in text.lowered:
+    lowered = text.lowered
+    if "@" in lowered:
         return 1.0
     own = author.lower()
-    return float(any(name != own and name in text.lowered for name in names))
+    for name in names:
+        if name != own and name in lowered:
+            return 1.0
+    return 0.0
 
 
 def _vectors(ticket: Ticket, texts: list[str], encode: Encode) -> tuple[np.ndarray, np.ndarray]:
     """The ticket's vector and one per text (the ticket encoded only when not given)."""
-    cut = [t[:EMBED_CHARS] for t in texts]
+    # Each distinct text once (a thread's replies are often candidates too), then spread out.
+    where: dict[str, int] = {}
+    rows = [where.setdefault(t[:EMBED_CHARS], len(where)) for t in texts]
     if ticket.vector is not None:
-        return np.asarray(ticket.vector, dtype=np.float32), encode(cut)
-    vectors = encode([ticket.text[:EMBED_CHARS], *cut])
-    return vectors[0], vectors[1:]
+        return np.asarray(ticket.vector, dtype=np.float32), encode(list(where))[rows]
+    vectors = encode([ticket.text[:EMBED_CHARS], *where])
+    return vectors[0], vectors[1:][rows]
 
 
 def features(ticket: Ticket, candidates: list[ReplyCandidate], encode: Encode,
@@ -243,9 +319,10 @@ def features(ticket: Ticket, candidates: list[ReplyCandidate], encode: Encode,
     k, n = len(owners), len(candidates)
     q_vec, title_vec, first_vec = vectors[:k], vectors[k : 2 * k], vectors[2 * k : 3 * k]
     r_vec, flat_vec = vectors[3 * k : 3 * k + n], vectors[3 * k + n :]
-    t_prof = profile(ticket.text)
+    t_prof = bag(ticket.text)
     r_prof = [profile(t) for t in replies]
-    q_prof = [profile(q) for q in questions]
+    q_prof = [joined((c.thread.title, c.thread.messages[0].text if c.thread.messages else ""))
+              for c in owners]
     return Features(
         _reply_rows(t_vec, t_prof, candidates, thread_of, q_vec, q_prof, r_vec, r_prof),
         _thread_rows(t_vec, t_prof, owners, q_vec, q_prof, title_vec,
@@ -254,8 +331,8 @@ def features(ticket: Ticket, candidates: list[ReplyCandidate], encode: Encode,
     )
 
 
-def _reply_rows(t_vec: np.ndarray, t_prof: TextProfile, candidates: list[ReplyCandidate],
-                thread_of: np.ndarray, q_vec: np.ndarray, q_prof: list[TextProfile],
+def _reply_rows(t_vec: np.ndarray, t_prof: Bag, candidates: list[ReplyCandidate],
+                thread_of: np.ndarray, q_vec: np.ndarray, q_prof: list[Bag],
                 r_vec: np.ndarray, r_prof: list[TextProfile]) -> np.ndarray:
     if not candidates:
         return np.zeros((0, len(NAMES)))
@@ -266,13 +343,13 @@ def _reply_rows(t_vec: np.ndarray, t_prof: TextProfile, candidates: list[ReplyCa
     best_tr = np.full(len(q_prof), -1.0)
     np.maximum.at(best_rq, thread_of, cos_rq)
     np.maximum.at(best_tr, thread_of, cos_tr)
-    bm25_tr = bm25(t_prof, r_prof)
+    bm25_tr = bm25(t_prof, [r.bag for r in r_prof])
     bm25_tq = bm25(t_prof, q_prof)[thread_of]
     # A reply's BM25 for its own question, scaled among the replies of that thread.
     bm25_rq = np.zeros(len(candidates))
     for k, question in enumerate(q_prof):
         rows = np.flatnonzero(thread_of == k)
-        bm25_rq[rows] = bm25(question, [r_prof[i] for i in rows])
+        bm25_rq[rows] = bm25(question, [r_prof[i].bag for i in rows])
     matrix = np.empty((len(candidates), len(NAMES)))
     # Columns computed for all candidates at once; the loop below fills the rest, per message.
     matrix[:, :2] = np.column_stack([cos_tr, bm25_tr])
@@ -280,20 +357,21 @@ def _reply_rows(t_vec: np.ndarray, t_prof: TextProfile, candidates: list[ReplyCa
     matrix[:, 6:9] = np.column_stack([cos_rq - best_rq[thread_of], cos_tq, bm25_tq])
     matrix[:, 11:13] = np.column_stack([np.clip(cos_tq, 0.0, None) * np.clip(cos_rq, 0.0, None),
                                         best_tr[thread_of]])
-    rows, authors_of, names_of = [], {}, {}
+    rows, authors_of, names_of, talks = [], {}, {}, {}
     for k, c in enumerate(candidates):
         message, text, thread, t = c.message, r_prof[k], c.thread, int(thread_of[k])
         if t not in authors_of:
             authors_of[t] = [m.author for m in thread.messages]
             names_of[t] = frozenset(a.lower() for a in authors_of[t] if len(a) > 2)
+            talks[t] = None if c.passage else _conversation(thread, authors_of[t])
         authors = authors_of[t]
         asker = authors[0] if authors else ""
         replies_in_thread = max(len(thread.messages) - 1, 1)
         position = 1 if c.passage else c.index
         reactions = (thread.meta.get("reactions") or {}).get(message.external_id, 0)
-        talk = [0.0] * 7 if c.passage else _conversation(thread, authors, c.index)
+        talk = [0.0] * 7 if c.passage else talks[t][c.index]
         rows.append([
-            _overlap(t_prof.tokens, text.tokens), _overlap(text.tokens, q_prof[t].tokens),
+            _overlap(t_prof.tokens, text.bag.tokens), _overlap(text.bag.tokens, q_prof[t].tokens),
             float(c.thread_rank), c.thread_score,
             float(message.is_team), float(message.is_bot),
             float(bool(asker) and message.author == asker and not c.passage),
@@ -308,17 +386,17 @@ def _reply_rows(t_vec: np.ndarray, t_prof: TextProfile, candidates: list[ReplyCa
     return matrix
 
 
-def _thread_rows(t_vec: np.ndarray, t_prof: TextProfile, owners: list[ReplyCandidate],
-                 q_vec: np.ndarray, q_prof: list[TextProfile], title_vec: np.ndarray,
+def _thread_rows(t_vec: np.ndarray, t_prof: Bag, owners: list[ReplyCandidate],
+                 q_vec: np.ndarray, q_prof: list[Bag], title_vec: np.ndarray,
                  first_vec: np.ndarray, titles: list[str], firsts: list[str],
                  thread_replies: list[list[str]], flat_vec: np.ndarray) -> np.ndarray:
     if not owners:
         return np.zeros((0, len(THREAD_NAMES)))
-    whole = [profile("\n".join([q, *rs])) for q, rs in
-             zip([c.question for c in owners], thread_replies, strict=True)]
+    whole = [joined((c.thread.title, c.thread.messages[0].text, *rs))
+             for c, rs in zip(owners, thread_replies, strict=True)]
     bm25_q, bm25_whole = bm25(t_prof, q_prof), bm25(t_prof, whole)
-    bm25_title = bm25(t_prof, [profile(t) for t in titles])
-    bm25_body = bm25(t_prof, [profile(f) for f in firsts])
+    bm25_title = bm25(t_prof, [bag(t) for t in titles])
+    bm25_body = bm25(t_prof, [bag(f) for f in firsts])
     cos_flat = flat_vec @ t_vec if len(flat_vec) else np.zeros(0)
     rows, start = [], 0
     for k, c in enumerate(owners):

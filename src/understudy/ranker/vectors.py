@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from functools import lru_cache
 
 import numpy as np
 
@@ -12,6 +13,7 @@ from ..store import Store
 CHUNK = 512
 
 
+@lru_cache(maxsize=65536)
 def text_hash(text: str) -> str:
     """The key a text's vector is stored under."""
     return hashlib.sha1(text.encode()).hexdigest()
