@@ -18,8 +18,8 @@ from understudy.embeddings import get_embedder
 from understudy.evaluate.answer_ranker import benchmark_scores, featurize, fit_ranker, read_queries
 from understudy.evaluate.metrics import official_average_precision, rank_candidates, semeval_scores
 from understudy.evaluate.semeval import load_semeval
-from understudy.ranker.features import GROUPS, bag, features, joined, profile
-from understudy.ranker.vectors import CachedEncoder, text_hash
+from understudy.ranker.features import GROUPS, features
+from understudy.ranker.vectors import CachedEncoder
 from understudy.store import Store
 
 
@@ -55,10 +55,7 @@ def timings(query, ranker, encode) -> tuple[float, float, float]:  # noqa: ANN00
         started = time.perf_counter()
         ranker.probabilities(features(ticket, candidates, encode))
         warm.append(time.perf_counter() - started)
-        profile.cache_clear()
-        bag.cache_clear()
-        joined.cache_clear()
-        text_hash.cache_clear()
+        encode.forget()
         started = time.perf_counter()
         ranker.probabilities(features(ticket, candidates, encode))
         cold.append(time.perf_counter() - started)

@@ -85,6 +85,29 @@ def test_features_of_a_small_thread(embedder):
     assert np.array_equal(rows, again.replies) and np.array_equal(both.threads, again.threads)
 
 
+def test_reply_profiles_are_stored_and_read_back_without_tokenising(embedder, tmp_path,
+                                                                      monkeypatch):
+    import understudy.ranker.vectors as vectors
+    from understudy.store import Store
+
+    plain = _rows(embedder.encode)
+    first = CachedEncoder(embedder, Store(tmp_path / "kb.db"))
+    assert np.array_equal(_rows(first).replies, plain.replies)
+    stored = dict(first.store.embedding_vectors(vectors.PROFILES))
+    assert len(stored) == 3  # the three candidate replies
+
+    # A new process: nothing remembered, every reply profile read from the store.
+    def no_tokenising(text):  # noqa: ANN001, ANN202
+        raise AssertionError(f"tokenised {text!r} again")
+
+    monkeypatch.setattr(vectors, "profile", no_tokenising)
+    again = CachedEncoder(embedder, Store(tmp_path / "kb.db"))
+    again.forget()
+    rows = _rows(again)
+    assert np.array_equal(rows.replies, plain.replies)
+    assert np.array_equal(rows.threads, plain.threads)
+
+
 def test_ticket_vector_from_the_search_is_not_encoded_again(embedder):
     encoded = []
 

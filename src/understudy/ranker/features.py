@@ -113,8 +113,11 @@ class TextProfile(NamedTuple):
     bag: Bag
     words: int
     chars: int
-    flags: tuple[float, ...]  # url, email, number, question mark, command, thanks
+    flags: tuple[float, ...]  # FORM_FLAGS
     lowered: str
+
+
+FORM_FLAGS = ("url", "email", "number", "question mark", "command", "thanks")
 
 
 @lru_cache(maxsize=65536)
@@ -137,6 +140,31 @@ def profile(text: str) -> TextProfile:
     return TextProfile(bag(text), len(text.split()), len(text), flags, lowered)
 
 
+def pack(text: TextProfile) -> bytes:
+    """A profile as a few bytes to store: flags, words, characters, then the terms."""
+    bits = sum(1 << n for n, flag in enumerate(text.flags) if flag)
+    return f"{bits}\t{text.words}\t{text.chars}\t{' '.join(text.bag.terms)}".encode()
+
+
+def unpack(blob: bytes, text: str) -> TextProfile:
+    """The profile of `text` from pack()'s bytes: splitting stored terms is a few times
+    cheaper than tokenising and matching the patterns again."""
+    bits, words, chars, terms = blob.decode().split("\t", 3)
+    return TextProfile(Bag.of(terms.split(" ") if terms else ()), int(words), int(chars),
+                       _FLAGS[int(bits)], text.lower())
+
+
+# Every combination of form flags as the tuple a profile holds, by pack()'s bits.
+_FLAGS = [tuple(1.0 if bits >> n & 1 else 0.0 for n in range(len(FORM_FLAGS)))
+          for bits in range(1 << len(FORM_FLAGS))]
+
+
+def profiles(encode: Encode, texts: list[str]) -> list[TextProfile]:
+    """Profiles of `texts`, from the encoder's stored ones when it keeps them (CachedEncoder)."""
+    stored = getattr(encode, "profiles", None)
+    return stored(texts) if stored is not None else [profile(t) for t in texts]
+
+
 def _hint(text: str, needles: tuple[str, ...]) -> bool:
     """Whether any needle occurs in `text` (a loop: cheaper than any() over a generator)."""
     for needle in needles:
@@ -145,11 +173,27 @@ def _hint(text: str, needles: tuple[str, ...]) -> bool:
     return False
 
 
-@lru_cache(maxsize=16384)
-def joined(texts: tuple[str, ...]) -> Bag:
-    """The bag of texts joined by line breaks (a question, a whole thread), from their own
-    bags: tokens never cross a line break, so no text is tokenised twice."""
-    return Bag.of(chain.from_iterable(bag(t).terms for t in texts))
+_JOINED: dict[tuple[str, ...], Bag] = {}
+JOINED_MAX = 16384
+
+
+def joined(texts: tuple[str, ...], bag_of: Callable[[str], Bag] = bag) -> Bag:
+    """The bag of texts joined by line breaks (a question, a whole thread), from the texts'
+    own bags (`bag_of`: where they are known already): tokens never cross a line break, so no
+    text is tokenised twice. Kept for texts seen together again."""
+    found = _JOINED.get(texts)
+    if found is None:
+        if len(_JOINED) >= JOINED_MAX:
+            _JOINED.clear()
+        found = _JOINED[texts] = Bag.of(chain.from_iterable(bag_of(t).terms for t in texts))
+    return found
+
+
+def forget() -> None:
+    """Drop every remembered bag and profile, as a process that has seen no text yet."""
+    profile.cache_clear()
+    bag.cache_clear()
+    _JOINED.clear()
 
 
 def bm25(query: Bag, documents: list[Bag], k1: float = 1.5, b: float = 0.75) -> np.ndarray:
@@ -239,10 +283,11 @@ def _overlap(a: KeysView[str], b: KeysView[str]) -> float:
     return common / (len(a) + len(b) - common)
 
 
-def _conversation(thread: Thread, authors: list[str]) -> list[list[float]]:
+def _conversation(thread: Thread, authors: list[str], thanks: list[bool]) -> list[list[float]]:
     """Per message of the thread (index 0 unused): author_replies, author_first, asker_after,
     asker_thanks_after, asker_next, asker_before, dialogue: how the reply's author and the
-    thread's asker talk around it. One pass per thread, not per reply."""
+    thread's asker talk around it; `thanks`: whether each message thanks. One pass per
+    thread, not per reply."""
     asker, n = authors[0], len(authors)
     replies_by = Counter(authors[1:])
     first_of: dict[str, int] = {}
@@ -253,8 +298,7 @@ def _conversation(thread: Thread, authors: list[str]) -> list[list[float]]:
     for i in range(n - 1, 0, -1):
         own = bool(asker) and authors[i] == asker
         after[i] = after[i + 1] or own
-        thanks_after[i] = thanks_after[i + 1] or (
-            own and bool(profile(message_text(thread.messages[i])).flags[5]))
+        thanks_after[i] = thanks_after[i + 1] or (own and thanks[i])
     # Turns where an author and the asker answer each other: a conversation, not an answer.
     pairs = Counter(frozenset(pair) for pair in zip(authors[1:], authors[2:], strict=False)
                     if asker in pair)
@@ -320,13 +364,13 @@ def features(ticket: Ticket, candidates: list[ReplyCandidate], encode: Encode,
     q_vec, title_vec, first_vec = vectors[:k], vectors[k : 2 * k], vectors[2 * k : 3 * k]
     r_vec, flat_vec = vectors[3 * k : 3 * k + n], vectors[3 * k + n :]
     t_prof = bag(ticket.text)
-    r_prof = [profile(t) for t in replies]
+    r_prof = profiles(encode, replies)
     q_prof = [joined((c.thread.title, c.thread.messages[0].text if c.thread.messages else ""))
               for c in owners]
     return Features(
         _reply_rows(t_vec, t_prof, candidates, thread_of, q_vec, q_prof, r_vec, r_prof),
-        _thread_rows(t_vec, t_prof, owners, q_vec, q_prof, title_vec,
-                     first_vec, titles, firsts, thread_replies, flat_vec),
+        _thread_rows(t_vec, t_prof, owners, q_vec, q_prof, title_vec, first_vec, titles,
+                     firsts, thread_replies, flat_vec, dict(zip(replies, r_prof, strict=True))),
         thread_of,
     )
 
@@ -334,6 +378,12 @@ def features(ticket: Ticket, candidates: list[ReplyCandidate], encode: Encode,
 def _reply_rows(t_vec: np.ndarray, t_prof: Bag, candidates: list[ReplyCandidate],
                 thread_of: np.ndarray, q_vec: np.ndarray, q_prof: list[Bag],
                 r_vec: np.ndarray, r_prof: list[TextProfile]) -> np.ndarray:
+    known = {id(c.message): p for c, p in zip(candidates, r_prof, strict=True)}
+
+    def thanks(message: Message) -> bool:
+        text = known.get(id(message)) or profile(message_text(message))
+        return bool(text.flags[5])
+
     if not candidates:
         return np.zeros((0, len(NAMES)))
     cos_tr = r_vec @ t_vec
@@ -357,30 +407,37 @@ def _reply_rows(t_vec: np.ndarray, t_prof: Bag, candidates: list[ReplyCandidate]
     matrix[:, 6:9] = np.column_stack([cos_rq - best_rq[thread_of], cos_tq, bm25_tq])
     matrix[:, 11:13] = np.column_stack([np.clip(cos_tq, 0.0, None) * np.clip(cos_rq, 0.0, None),
                                         best_tr[thread_of]])
-    rows, authors_of, names_of, talks = [], {}, {}, {}
-    for k, c in enumerate(candidates):
-        message, text, thread, t = c.message, r_prof[k], c.thread, int(thread_of[k])
-        if t not in authors_of:
-            authors_of[t] = [m.author for m in thread.messages]
-            names_of[t] = frozenset(a.lower() for a in authors_of[t] if len(a) > 2)
-            talks[t] = None if c.passage else _conversation(thread, authors_of[t])
-        authors = authors_of[t]
-        asker = authors[0] if authors else ""
-        replies_in_thread = max(len(thread.messages) - 1, 1)
+    rows, per_thread = [], {}
+    t_tokens = t_prof.tokens
+    for k, t in enumerate(thread_of.tolist()):
+        c, text = candidates[k], r_prof[k]
+        message, thread = c.message, c.thread
+        about = per_thread.get(t)
+        if about is None:
+            authors = [m.author for m in thread.messages]
+            asker = authors[0] if authors else ""
+            talks = None if c.passage else _conversation(thread, authors, [
+                i > 0 and bool(asker) and a == asker and thanks(m)
+                for i, (a, m) in enumerate(zip(authors, thread.messages, strict=True))])
+            about = per_thread[t] = (
+                asker, frozenset(a.lower() for a in authors if len(a) > 2), talks,
+                max(len(thread.messages) - 1, 1), thread.meta.get("reactions") or {},
+                q_prof[t].tokens)
+        asker, names, talks, replies_in_thread, reactions, q_tokens = about
         position = 1 if c.passage else c.index
-        reactions = (thread.meta.get("reactions") or {}).get(message.external_id, 0)
-        talk = [0.0] * 7 if c.passage else talks[t][c.index]
+        talk = [0.0] * 7 if talks is None else talks[c.index]
+        tokens = text.bag.tokens
         rows.append([
-            _overlap(t_prof.tokens, text.bag.tokens), _overlap(text.bag.tokens, q_prof[t].tokens),
+            _overlap(t_tokens, tokens), _overlap(tokens, q_tokens),
             float(c.thread_rank), c.thread_score,
             float(message.is_team), float(message.is_bot),
             float(bool(asker) and message.author == asker and not c.passage),
             talk[0], talk[1],
             float(position), position / replies_in_thread, float(replies_in_thread),
             float(position == replies_in_thread),
-            *talk[2:], math.log1p(float(reactions or 0)),
+            *talk[2:], math.log1p(float(reactions.get(message.external_id, 0) or 0)),
             math.log1p(text.chars), float(text.words <= SHORT_WORDS), *text.flags,
-            _mentions(text, names_of[t], message.author), float(c.passage),
+            _mentions(text, names, message.author), float(c.passage),
         ])
     matrix[:, [2, 5, 9, 10, *range(13, len(NAMES))]] = np.asarray(rows, dtype=np.float64)
     return matrix
@@ -389,10 +446,15 @@ def _reply_rows(t_vec: np.ndarray, t_prof: Bag, candidates: list[ReplyCandidate]
 def _thread_rows(t_vec: np.ndarray, t_prof: Bag, owners: list[ReplyCandidate],
                  q_vec: np.ndarray, q_prof: list[Bag], title_vec: np.ndarray,
                  first_vec: np.ndarray, titles: list[str], firsts: list[str],
-                 thread_replies: list[list[str]], flat_vec: np.ndarray) -> np.ndarray:
+                 thread_replies: list[list[str]], flat_vec: np.ndarray,
+                 known: dict[str, TextProfile]) -> np.ndarray:
     if not owners:
         return np.zeros((0, len(THREAD_NAMES)))
-    whole = [joined((c.thread.title, c.thread.messages[0].text, *rs))
+    def bag_of(text: str) -> Bag:
+        found = known.get(text)
+        return found.bag if found is not None else bag(text)
+
+    whole = [joined((c.thread.title, c.thread.messages[0].text, *rs), bag_of)
              for c, rs in zip(owners, thread_replies, strict=True)]
     bm25_q, bm25_whole = bm25(t_prof, q_prof), bm25(t_prof, whole)
     bm25_title = bm25(t_prof, [bag(t) for t in titles])

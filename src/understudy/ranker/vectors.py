@@ -9,8 +9,13 @@ import numpy as np
 
 from ..embeddings import Embedder
 from ..store import Store
+from .features import TextProfile, forget, pack, profile, unpack
 
 CHUNK = 512
+# Where reply profiles (terms and form flags) are kept, by the hash of the whole text; the
+# version changes whenever tokenising or the flags change.
+PROFILES = "ranker-profiles/1"
+LIVE = 65536  # unpacked profiles kept in memory, at most
 
 
 @lru_cache(maxsize=65536)
@@ -27,6 +32,8 @@ class CachedEncoder:
         self.store = store
         self.model = f"{embedder.name}#texts"  # apart from the index's rows, never pruned
         self._vectors: dict[str, np.ndarray] | None = None
+        self._profiles: dict[str, bytes] | None = None
+        self._live: dict[str, TextProfile] = {}  # profiles in use, by text hash
 
     def _known(self) -> dict[str, np.ndarray]:
         if self._vectors is None:
@@ -56,3 +63,34 @@ class CachedEncoder:
         if not texts:
             return np.zeros((0, self.embedder.dim), dtype=np.float32)
         return np.stack([known[k] for k in keys])
+
+    def forget(self) -> None:
+        """Forget every text met so far (what is stored stays): the first answer after a start."""
+        self._live.clear()
+        text_hash.cache_clear()
+        forget()
+
+    def profiles(self, texts: list[str]) -> list[TextProfile]:
+        """Profiles of reply texts: stored ones are read back, new ones are computed and
+        stored, so a process that meets a reply for the first time does not tokenise it."""
+        if self._profiles is None:
+            self._profiles = dict(self.store.embedding_vectors(PROFILES)) if self.store else {}
+        if len(self._live) > LIVE:
+            self._live.clear()
+        out, new = [], []
+        for text in texts:
+            key = text_hash(text)
+            found = self._live.get(key)
+            if found is None:
+                blob = self._profiles.get(key)
+                if blob is None:
+                    found = profile(text)
+                    self._profiles[key] = blob = pack(found)
+                    new.append((key, key, blob))
+                else:
+                    found = unpack(blob, text)
+                self._live[key] = found
+            out.append(found)
+        if new and self.store is not None:
+            self.store.put_embeddings(PROFILES, new)
+        return out
