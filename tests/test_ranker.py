@@ -274,6 +274,24 @@ def test_trained_ranker_picks_a_reply_and_says_which(workspace):
     assert 0.0 <= draft.confidence <= 1.0
 
 
+def test_ranker_of_another_embedding_model_gives_way_to_the_default(workspace, caplog):
+    _team_history(workspace)
+    from understudy.ranker.answer import load_ranker
+    from understudy.train import TrainOptions, trainer_for
+
+    trainer_for(workspace, "ranker").train(TrainOptions())
+    ranker = load_ranker(workspace)
+    assert ranker is not None and ranker.info["embedder"] == workspace.index.embedder.name
+    # As after 'train --backend retrieval --promote': the workspace's model is another one.
+    ranker.info["embedder"] = "retrieval-7"
+    ranker.save(ranker_path(workspace.home))
+    with caplog.at_level("WARNING", logger="understudy.ranker"):
+        assert load_ranker(workspace) is None
+    assert "train --backend ranker" in caplog.text and "retrieval-7" in caplog.text
+    thread = workspace.store.find_thread("gitlab", "acme/app#1")
+    assert not workspace.answerer().draft(thread).model.endswith("+ranker")
+
+
 def test_training_without_history_names_the_fix(workspace):
     from understudy.train import TrainOptions, trainer_for
 

@@ -103,6 +103,9 @@ def fit_ranker(queries: list[RankerQuery], encode: Encode,
                [np.asarray(q.answer_labels) for q in queries],
                [np.asarray(q.thread_labels) for q in queries])
     ranker.info["trained_on"] = "semeval2016 train"
+    embedder = getattr(encode, "embedder", None)
+    if embedder is not None:
+        ranker.info["embedder"] = embedder.name
     return ranker
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -19,6 +20,7 @@ if TYPE_CHECKING:
     from ..workspace import Workspace
 
 RANKER_FILE = "ranker.pkl"
+log = logging.getLogger("understudy.ranker")
 THREADS = 5  # retrieved threads whose replies are candidates
 
 
@@ -84,9 +86,20 @@ def reply_hit(ranked: RankedReply) -> Hit:
 
 
 def load_ranker(workspace: Workspace) -> AnswerRanker | None:
-    """The workspace's trained ranker, or None when none was trained."""
+    """The workspace's trained ranker, or None when none was trained or it was fitted on
+    another embedding model's similarities (then the default weighting applies, with a warning:
+    its learned weights would misread this model's cosines)."""
     path = ranker_path(workspace.home)
-    return AnswerRanker.load(path) if path.is_file() else None
+    if not path.is_file():
+        return None
+    ranker = AnswerRanker.load(path)
+    fitted, current = ranker.info.get("embedder"), workspace.index.embedder.name
+    if fitted and fitted != current:
+        log.warning("The answer ranker was trained with the embedding model %s, but the "
+                    "workspace now uses %s: replies are ranked by the default weighting until "
+                    "'understudy train --backend ranker' is run again", fitted, current)
+        return None
+    return ranker
 
 
 def encoder(workspace: Workspace) -> CachedEncoder:

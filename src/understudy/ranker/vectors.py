@@ -64,9 +64,12 @@ class CachedEncoder:
             return np.zeros((0, self.embedder.dim), dtype=np.float32)
         return np.stack([known[k] for k in keys])
 
-    def forget(self) -> None:
-        """Forget every text met so far (what is stored stays): the first answer after a start."""
+    def forget(self, stored: bool = False) -> None:
+        """Forget every text met so far, as a process just started; with `stored`, also the
+        profiles read from the store, so they are computed (and stored) again."""
         self._live.clear()
+        if stored:
+            self._profiles = {}
         text_hash.cache_clear()
         forget()
 

@@ -63,6 +63,7 @@ class RankerTrainer(Trainer):
         ranker = AnswerRanker().fit(rows, [np.asarray(q.labels) for q in train], answers,
                                     [q.thread_labels(r) for q, r in zip(train, rows, strict=True)])
         ranker.info.update(trained_on="workspace history", tickets=len(train),
+                           embedder=self.workspace.index.embedder.name,
                            seconds=round(time.perf_counter() - started, 2))
         store = self.workspace.store
         name = new_name(store, self.name)

@@ -105,7 +105,14 @@ class RetrievalTrainer(Trainer):
                       metrics={"pairs": len(pairs), "epochs": options.epochs or EPOCHS})
         save_model(store, model)
         self.say(f"Saved {name} to {folder}")
-        return self.finish(model, options)
+        done = self.finish(model, options)
+        from ..ranker.answer import ranker_path
+
+        if done.is_default and ranker_path(self.workspace.home).is_file():
+            self.say("The answer ranker was fitted on the previous model's similarities: run "
+                     "'understudy train --backend ranker' again (until then replies are ranked "
+                     "by the default weighting)")
+        return done
 
     def evaluate(self, model: Model | None, options: TrainOptions) -> dict[str, Any]:
         store = self.workspace.store
