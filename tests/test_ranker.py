@@ -170,7 +170,7 @@ def test_terms_of_joined_texts_are_the_terms_of_the_joined_text():
     parts = ("Printer offline", "The printer's driver isn't working since v2.1 update", "",
              "Restart the spooler; it worked")
     whole = bag("\n".join(parts))
-    assert joined(parts) == whole and whole.counts["printer"] == 2
+    assert joined(parts) == whole and whole.terms.count("printer") == 2
     # The remembered stems are the stemmer's own.
     text = " ".join(parts).lower()
     words = [w for w in _TOKEN.findall(text) if w not in _stopwords()]

@@ -5,7 +5,8 @@ from __future__ import annotations
 import math
 import re
 from collections import Counter
-from collections.abc import Callable, Iterable, KeysView
+from collections.abc import Callable, Iterable
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from functools import lru_cache
 from itertools import chain
@@ -86,19 +87,26 @@ _TY = re.compile(r"\bty\b")
 SHORT_WORDS = 3  # a reply of at most this many words is rarely an answer
 
 
+# Texts of at most this many tokens (most replies) count a term by scanning their tuple, which
+# is cheaper than building a Counter for the few terms BM25 asks about.
+COUNTED = 64
+
+
 class Bag(NamedTuple):
     """A text's BM25 terms (a tuple: the cheapest object to build, a hundred per answer)."""
 
     terms: tuple[str, ...]  # the stemmed tokens in order
-    counts: dict[str, int]  # each distinct token's count
-    tokens: KeysView[str]  # the distinct tokens, as a set
+    counts: dict[str, int] | None  # each distinct token's count, for long texts only
+    tokens: AbstractSet[str]  # the distinct tokens
     length: int  # the BM25 document length: tokens, at least 1
 
     @classmethod
     def of(cls, tokens: Iterable[str]) -> Bag:
         terms = tuple(tokens)
+        if len(terms) <= COUNTED:
+            return cls(terms, None, frozenset(terms), len(terms) or 1)
         counts = Counter(terms)
-        return cls(terms, counts, counts.keys(), len(terms) or 1)
+        return cls(terms, counts, counts.keys(), len(terms))
 
 
 @lru_cache(maxsize=65536)
@@ -210,10 +218,11 @@ def bm25(query: Bag, documents: list[Bag], k1: float = 1.5, b: float = 0.75) -> 
     scores = np.zeros(n)
     for i, common in enumerate(shared):
         if common:
-            counts, norm = documents[i].counts, k1 * (1.0 - b + b * lengths[i] / average)
+            document, norm = documents[i], k1 * (1.0 - b + b * lengths[i] / average)
+            counts, terms = document.counts, document.terms
             total = 0.0
             for t in common:
-                count = counts[t]
+                count = counts[t] if counts is not None else terms.count(t)
                 total += idf[t] * count * (k1 + 1.0) / (count + norm)
             scores[i] = total
     top = scores.max()
@@ -276,7 +285,7 @@ def message_text(message: Message) -> str:
     return (message.text or message.body or "").strip()
 
 
-def _overlap(a: KeysView[str], b: KeysView[str]) -> float:
+def _overlap(a: AbstractSet[str], b: AbstractSet[str]) -> float:
     if not a or not b:
         return 0.0
     common = len(a & b)
