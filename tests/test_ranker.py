@@ -164,6 +164,15 @@ def test_form_flags_equal_the_plain_patterns():
     assert profile("Thanks!").flags[5] == 1.0 and profile("a digital camera").flags[4] == 0.0
 
 
+def test_a_stored_profile_reads_back_whole():
+    from understudy.ranker.features import pack, unpack
+
+    for text in [*FORM_TEXTS, "+1", "Closing as duplicate of #12", "Thanks, Maria"]:
+        found = profile(text)
+        assert unpack(pack(found), text) == found, text
+    assert profile("+1").procedural and not profile("Restart the spooler").procedural
+
+
 def test_terms_of_joined_texts_are_the_terms_of_the_joined_text():
     from understudy.index import _TOKEN, _stemmer, _stopwords, tokenize
 

@@ -94,3 +94,17 @@ def test_home_that_is_a_file_is_one_line(tmp_path):
     assert result.exit_code == 1
     assert result.output.strip().startswith("Error: ") and "not a folder" in result.output
     assert "Traceback" not in result.output
+
+
+def test_threads_read_by_id_in_one_go(tmp_path):
+    store = Store(tmp_path / "kb.db")
+    for number in (1, 2, 3):
+        store.upsert_thread(make_thread(number, f"Topic {number}", f"Question {number}"))
+    ids = [store.find_thread("gitlab", f"acme/app#{n}").id for n in (3, 1)]
+    found = store.get_threads([*ids, 999, ids[0]])
+    assert set(found) == set(ids)
+    for thread_id in ids:
+        one = store.get_thread(thread_id)
+        assert found[thread_id].title == one.title
+        assert [m.text for m in found[thread_id].messages] == [m.text for m in one.messages]
+

@@ -79,8 +79,8 @@ class RetrievalBackend(Backend):
         vector = self.workspace.index.query_vector(ticket_query(ticket))
         if self._encoder is None:
             self._encoder = encoder(self.workspace)
-        ranked = rank(ticket, candidates(self.workspace, hits), self.ranker, self._encoder,
-                      vector)
+        ranked = rank(ticket, candidates(self.workspace, hits, self._encoder), self.ranker,
+                      self._encoder, vector)
         if not ranked or ranked[0].probability < threshold:
             sure = ranked[0].probability if ranked else 0.0
             lines = [

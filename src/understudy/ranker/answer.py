@@ -38,16 +38,28 @@ class RankedReply:
     probability: float
 
 
-def candidates(workspace: Workspace, hits: list[Hit]) -> list[tuple[ReplyCandidate, Hit]]:
-    """Every substantive reply of the retrieved threads, and each retrieved passage."""
+def candidates(workspace: Workspace, hits: list[Hit], encode: Encode | None = None
+               ) -> list[tuple[ReplyCandidate, Hit]]:
+    """Every substantive reply of the retrieved threads, and each retrieved passage; `encode`,
+    when it keeps reply profiles, says which replies are procedural without parsing them."""
     found = []
-    for rank, hit in enumerate(hits[:THREADS], start=1):
+    top = hits[:THREADS]
+    threads = workspace.store.get_threads(
+        [h.item.thread_id for h in top if h.item.kind == "thread" and h.item.thread_id is not None])
+    for rank, hit in enumerate(top, start=1):
         item = hit.item
         if item.kind == "thread" and item.thread_id is not None:
-            thread = workspace.store.get_thread(item.thread_id)
-            for n, message in enumerate(thread.messages[1:], start=1):
-                text = message_text(message)
-                if message.kind == "reply" and text and not is_procedural(text):
+            thread = threads.get(item.thread_id)
+            if thread is None:  # deleted since the index was built
+                continue
+            replies = [(n, m, message_text(m)) for n, m in enumerate(thread.messages[1:], start=1)
+                       if m.kind == "reply" and message_text(m)]
+            texts = [text for _, _, text in replies]
+            stored = getattr(encode, "profiles", None)
+            procedural = ([p.procedural for p in stored(texts)] if stored is not None
+                          else [is_procedural(text) for text in texts])
+            for (n, message, _), skip in zip(replies, procedural, strict=True):
+                if not skip:
                     found.append((ReplyCandidate(thread, n, rank, hit.score,
                                                  key=f"reply:{message.id}"), hit))
         else:

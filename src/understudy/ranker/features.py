@@ -16,6 +16,7 @@ import numpy as np
 
 from ..index import EMBED_CHARS, tokenize
 from ..records import Message, Thread
+from ..text import is_procedural
 
 Encode = Callable[[list[str]], np.ndarray]
 
@@ -123,6 +124,7 @@ class TextProfile(NamedTuple):
     chars: int
     flags: tuple[float, ...]  # FORM_FLAGS
     lowered: str
+    procedural: bool = False  # not an answer ("+1", "closing"): never a candidate
 
 
 FORM_FLAGS = ("url", "email", "number", "question mark", "command", "thanks")
@@ -145,12 +147,15 @@ def profile(text: str) -> TextProfile:
         1.0 if command else 0.0,
         1.0 if thanks else 0.0,
     )
-    return TextProfile(bag(text), len(text.split()), len(text), flags, lowered)
+    return TextProfile(bag(text), len(text.split()), len(text), flags, lowered,
+                       is_procedural(text))
 
 
 def pack(text: TextProfile) -> bytes:
-    """A profile as a few bytes to store: flags, words, characters, then the terms."""
+    """A profile as a few bytes to store: flags (and whether it is procedural, the bit after
+    them), words, characters, then the terms."""
     bits = sum(1 << n for n, flag in enumerate(text.flags) if flag)
+    bits |= text.procedural << len(FORM_FLAGS)
     return f"{bits}\t{text.words}\t{text.chars}\t{' '.join(text.bag.terms)}".encode()
 
 
@@ -158,13 +163,16 @@ def unpack(blob: bytes, text: str) -> TextProfile:
     """The profile of `text` from pack()'s bytes: splitting stored terms is a few times
     cheaper than tokenising and matching the patterns again."""
     bits, words, chars, terms = blob.decode().split("\t", 3)
+    number = int(bits)
     return TextProfile(Bag.of(terms.split(" ") if terms else ()), int(words), int(chars),
-                       _FLAGS[int(bits)], text.lower())
+                       _FLAGS[number & _FORM_BITS], text.lower(),
+                       bool(number >> len(FORM_FLAGS) & 1))
 
 
 # Every combination of form flags as the tuple a profile holds, by pack()'s bits.
 _FLAGS = [tuple(1.0 if bits >> n & 1 else 0.0 for n in range(len(FORM_FLAGS)))
           for bits in range(1 << len(FORM_FLAGS))]
+_FORM_BITS = (1 << len(FORM_FLAGS)) - 1
 
 
 def profiles(encode: Encode, texts: list[str]) -> list[TextProfile]:

@@ -12,9 +12,9 @@ from ..store import Store
 from .features import TextProfile, forget, pack, profile, unpack
 
 CHUNK = 512
-# Where reply profiles (terms and form flags) are kept, by the hash of the whole text; the
-# version changes whenever tokenising or the flags change.
-PROFILES = "ranker-profiles/1"
+# Where reply profiles (terms, form flags, procedural or not) are kept, by the hash of the
+# whole text; the version changes whenever tokenising or the flags change.
+PROFILES = "ranker-profiles/2"
 LIVE = 65536  # unpacked profiles kept in memory, at most
 
 

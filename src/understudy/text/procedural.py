@@ -149,6 +149,11 @@ _MENTIONS = re.compile(r"^(?:@[\w.-]+[\s,:]+)+(?=\S)")
 _EMOJI_PLUS_ONE = re.compile(r":\+1:|:thumbsup:|\U0001F44D[\U0001F3FB-\U0001F3FF]?")
 
 
+_SHORTCODE = re.compile(r":[a-z0-9_-]+:")  # :tada:
+_SPACES = re.compile(r"\s+")
+_ASCII_SYMBOLS = str.maketrans("", "", "^`")  # the ASCII characters of categories So, Sk, Cf
+
+
 @functools.lru_cache(maxsize=4)
 def _compiled_rules(rules: tuple[tuple[str, str], ...]) -> tuple[tuple[str, re.Pattern[str]], ...]:
     return tuple((name, re.compile(pattern)) for name, pattern in rules)
@@ -174,6 +179,13 @@ def is_procedural(text: str, extra: list[str] | None = None) -> bool:
 
 
 def procedural_rule(text: str, extra: list[str] | None = None) -> str | None:
+    """Name of the rule that makes a reply procedural, or None (see _rule); remembered for
+    texts seen again, as the replies of a retrieved thread are at every answer."""
+    return _rule(text or "", tuple(extra or ()), tuple(PROCEDURAL_RULES.items()))
+
+
+@functools.lru_cache(maxsize=65536)
+def _rule(text: str, extra: tuple[str, ...], rules: tuple[tuple[str, str], ...]) -> str | None:
     """Name of the rule that makes a reply procedural, or None when it may be an answer.
 
     Every line and clause of the reply must match a rule of PROCEDURAL_RULES, so "Thanks!"
@@ -182,16 +194,17 @@ def procedural_rule(text: str, extra: list[str] | None = None) -> str | None:
     reply and marks it procedural; anchor it with ^ and $ to match the whole reply.
     Replies over MAX_PROCEDURAL_WORDS words never are.
     """
-    clean = unicodedata.normalize("NFKC", text or "").replace("’", "'").strip()
+    clean = unicodedata.normalize("NFKC", text).replace("’", "'").strip()
     if not clean or len(clean.split()) > MAX_PROCEDURAL_WORDS:
         return None
-    for number, pattern in enumerate(_compiled_extra(tuple(extra or ()))):
+    for number, pattern in enumerate(_compiled_extra(extra)):
         if pattern.search(clean):
             return f"procedural_patterns[{number}]"
     found: str | None = None
     after_sign_off = False
+    compiled = _compiled_rules(rules)
     for clause in _clauses(clean):
-        name = _clause_rule(clause.lower())
+        name = _clause_rule(clause.lower(), compiled)
         if name is None:
             # a bare name after a sign-off or thanks ("Thanks, Maria")
             words = clause.split()
@@ -208,18 +221,22 @@ def procedural_rule(text: str, extra: list[str] | None = None) -> str | None:
 def _clauses(text: str) -> Iterable[str]:
     """Lines and clauses of a reply, without mentions, symbols and edge punctuation."""
     for line in text.split("\n"):
-        line = re.sub(r":[a-z0-9_-]+:", "", _EMOJI_PLUS_ONE.sub("+1", line.strip()))
+        line = _SHORTCODE.sub("", _EMOJI_PLUS_ONE.sub("+1", line.strip()))
         parts = [line] if line.startswith("/") else _CLAUSE_SPLIT.split(line)
         for part in parts:
             part = _MENTIONS.sub("", part.strip())
-            part = "".join(c for c in part if unicodedata.category(c) not in ("So", "Sk", "Cf"))
-            part = re.sub(r"\s+", " ", part).strip(" \t.!?,;:()*_~`'\"")
+            if part.isascii():  # its only symbols of those categories are ^ and `
+                part = part.translate(_ASCII_SYMBOLS)
+            else:
+                part = "".join(c for c in part
+                               if unicodedata.category(c) not in ("So", "Sk", "Cf"))
+            part = _SPACES.sub(" ", part).strip(" \t.!?,;:()*_~`'\"")
             if part:
                 yield part
 
 
-def _clause_rule(clause: str) -> str | None:
-    for name, pattern in _compiled_rules(tuple(PROCEDURAL_RULES.items())):
+def _clause_rule(clause: str, compiled: tuple[tuple[str, re.Pattern[str]], ...]) -> str | None:
+    for name, pattern in compiled:
         if pattern.fullmatch(clause):
             return name
     return None
