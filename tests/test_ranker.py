@@ -283,6 +283,33 @@ def test_trained_ranker_picks_a_reply_and_says_which(workspace):
     assert 0.0 <= draft.confidence <= 1.0
 
 
+def test_ranked_drafts_from_many_threads_at_once_are_the_drafts_of_one(workspace):
+    """As under `serve`: one answerer, its caches and stored profiles shared by threads."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from understudy.ranker.features import forget
+    from understudy.train import TrainOptions, trainer_for
+
+    _team_history(workspace)
+    trainer_for(workspace, "ranker").train(TrainOptions())
+    tickets = []
+    for number, (title, body) in enumerate([
+        ("Printer offline again", "The printer is offline, what to do?"),
+        ("VPN keeps dropping", "My VPN disconnects all the time"),
+        ("Reset password", "How do I reset my password?"),
+        ("Disk is full", "No space left on my laptop disk"),
+    ], start=90):
+        workspace.store.upsert_thread(make_thread(number, title, body))
+        tickets.append(workspace.store.find_thread("gitlab", f"acme/app#{number}"))
+    alone = [(d.text, d.confidence) for d in map(workspace.answerer().draft, tickets)]
+    forget()
+    answerer = workspace.answerer()
+    with ThreadPoolExecutor(8) as pool:
+        together = list(pool.map(answerer.draft, tickets * 4))
+    assert all(d.model.endswith("+ranker") for d in together)
+    assert [(d.text, d.confidence) for d in together] == alone * 4
+
+
 def test_ranker_of_another_embedding_model_gives_way_to_the_default(workspace, caplog):
     _team_history(workspace)
     from understudy.ranker.answer import load_ranker
