@@ -242,7 +242,7 @@ def test_unreadable_ranker_file_is_one_clear_error(tmp_path):
         AnswerRanker.load(path)
 
 
-def _team_history(workspace) -> None:  # noqa: ANN001
+def _team_history(workspace, rounds: int = 3) -> None:  # noqa: ANN001
     topics = [
         ("Printer offline", "The printer is offline after the update",
          "Restart the print spooler with `sudo systemctl restart cups`."),
@@ -254,7 +254,7 @@ def _team_history(workspace) -> None:  # noqa: ANN001
          "Run the cleanup tool from the IT portal to clear caches."),
     ]
     number = 0
-    for round_ in range(3):
+    for round_ in range(rounds):
         for title, question, answer in topics:
             number += 1
             workspace.store.upsert_thread(make_thread(
@@ -324,6 +324,22 @@ def test_ranker_of_another_embedding_model_gives_way_to_the_default(workspace, c
     with caplog.at_level("WARNING", logger="understudy.ranker"):
         assert load_ranker(workspace) is None
     assert "train --backend ranker" in caplog.text and "retrieval-7" in caplog.text
+    thread = workspace.store.find_thread("gitlab", "acme/app#1")
+    assert not workspace.answerer().draft(thread).model.endswith("+ranker")
+
+
+def test_a_ranker_learned_from_too_few_right_replies_is_not_used(workspace):
+    from understudy.train import TrainOptions, trainer_for
+    from understudy.train.ranker import MIN_RIGHT
+
+    _team_history(workspace, rounds=2)  # each answer given twice: a few right replies
+    said = []
+    trainer = trainer_for(workspace, "ranker")
+    trainer.say = said.append
+    model = trainer.train(TrainOptions())
+    assert 0 < model.metrics["positives"] < MIN_RIGHT
+    assert not ranker_path(workspace.home).exists()
+    assert any(line.startswith("Not used: the history gave") for line in said)
     thread = workspace.store.find_thread("gitlab", "acme/app#1")
     assert not workspace.answerer().draft(thread).model.endswith("+ranker")
 

@@ -32,9 +32,15 @@ def ranking_scores(queries: list, ranker: Any, encode: Any) -> dict[str, float]:
             "heldout": len(aps)}
 
 
+# Right replies the history must give before a learned ranker replaces the default weighting:
+# fitted on fewer, it is unsure of every reply and abstains where the default would answer.
+MIN_RIGHT = 10
+
+
 class RankerTrainer(Trainer):
     """Fits the answer ranker on replies retrieved for past tickets and on reviewed drafts;
-    the retrieval backend uses the newest one."""
+    the retrieval backend uses the newest one that learned from enough right replies and ranks
+    the held-out tickets no worse than the default weighting."""
 
     name = "ranker"
     metric = "p_at_1"
@@ -76,8 +82,19 @@ class RankerTrainer(Trainer):
         save_model(store, model)
         self.say(f"Saved {name} to {path} ({path.stat().st_size // 1024} KiB)")
         done = self.finish(model, options)
-        shutil.copyfile(path, ranker_path(self.workspace.home))
-        self.say("The retrieval backend now ranks replies with it")
+        ours = done.metrics.get(self.metric, 0.0)
+        theirs = done.metrics.get("baseline_metrics", {}).get(self.metric, 0.0)
+        if int(labels.sum()) < MIN_RIGHT:
+            self.say(f"Not used: the history gave {int(labels.sum())} right replies to learn "
+                     f"from and a ranker needs at least {MIN_RIGHT}, so replies are ranked as "
+                     "before; sync more answered threads and train again")
+        elif ours < theirs:
+            self.say(f"Not used: it ranks the held-out tickets worse than "
+                     f"{done.metrics.get('baseline')} ({self.metric} {ours} against {theirs}), "
+                     "so replies are ranked as before")
+        else:
+            shutil.copyfile(path, ranker_path(self.workspace.home))
+            self.say("The retrieval backend now ranks replies with it")
         return done
 
     def evaluate(self, model: Model | None, options: TrainOptions) -> dict[str, Any]:
