@@ -46,16 +46,16 @@ def candidates(workspace: Workspace, hits: list[Hit], encode: Encode | None = No
     top = hits[:THREADS]
     threads = workspace.store.get_threads(
         [h.item.thread_id for h in top if h.item.kind == "thread" and h.item.thread_id is not None])
+    stored = getattr(encode, "profiles", None)
     for rank, hit in enumerate(top, start=1):
         item = hit.item
         if item.kind == "thread" and item.thread_id is not None:
             thread = threads.get(item.thread_id)
             if thread is None:  # deleted since the index was built
                 continue
-            replies = [(n, m, message_text(m)) for n, m in enumerate(thread.messages[1:], start=1)
-                       if m.kind == "reply" and message_text(m)]
+            replies = [(n, m, text) for n, m in enumerate(thread.messages[1:], start=1)
+                       if m.kind == "reply" and (text := message_text(m))]
             texts = [text for _, _, text in replies]
-            stored = getattr(encode, "profiles", None)
             procedural = ([p.procedural for p in stored(texts)] if stored is not None
                           else [is_procedural(text) for text in texts])
             for (n, message, _), skip in zip(replies, procedural, strict=True):
