@@ -108,6 +108,40 @@ def test_reply_profiles_are_stored_and_read_back_without_tokenising(embedder, tm
     assert np.array_equal(rows.threads, plain.threads)
 
 
+class _CountingEmbedder:
+    """Vectors that depend only on the text, and a count of the texts it was asked to encode."""
+
+    name, dim = "counting", 8
+
+    def __init__(self):
+        self.encoded = 0
+
+    def encode(self, texts):  # noqa: ANN001, ANN201
+        self.encoded += len(texts)
+        seeds = [sum(map(ord, t)) + len(t) for t in texts]
+        return np.asarray([[(s * (n + 3)) % 97 / 97 for n in range(self.dim)] for s in seeds],
+                          dtype=np.float32)
+
+
+def test_stored_vectors_grow_past_the_first_block_and_read_back(tmp_path):
+    from concurrent.futures import ThreadPoolExecutor
+
+    from understudy.store import Store
+
+    texts = [f"reply number {n}" for n in range(2500)]
+    embedder = _CountingEmbedder()
+    first = CachedEncoder(embedder, Store(tmp_path / "kb.db"))
+    # Eight threads at once over overlapping texts, as a server ranks.
+    parts = [texts[k * 300 : k * 300 + 600] for k in range(8)]
+    with ThreadPoolExecutor(8) as pool:
+        for part, got in zip(parts, pool.map(first, parts), strict=True):
+            assert np.array_equal(got, embedder.encode(part))
+    assert np.array_equal(first(texts), embedder.encode(texts))
+    again = CachedEncoder(_CountingEmbedder(), Store(tmp_path / "kb.db"))
+    assert np.array_equal(again(texts[::-1]), embedder.encode(texts[::-1]))
+    assert again.embedder.encoded == 0  # every vector came from the store
+
+
 def test_ticket_vector_from_the_search_is_not_encoded_again(embedder):
     encoded = []
 

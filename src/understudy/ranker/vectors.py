@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import threading
 from functools import lru_cache
 
 import numpy as np
@@ -31,38 +32,64 @@ class CachedEncoder:
         self.embedder = embedder
         self.store = store
         self.model = f"{embedder.name}#texts"  # apart from the index's rows, never pruned
-        self._vectors: dict[str, np.ndarray] | None = None
+        # Every known vector is a row of one float32 matrix: a few bytes of bookkeeping per
+        # text rather than a Python object each (a reply vector is 1.5 KiB either way).
+        self._rows: dict[str, int] | None = None
+        self._matrix = np.zeros((0, embedder.dim), dtype=np.float32)
+        self._size = 0
+        self._lock = threading.Lock()  # servers rank on many threads
         self._profiles: dict[str, bytes] | None = None
         self._live: dict[str, TextProfile] = {}  # profiles in use, by text hash
 
-    def _known(self) -> dict[str, np.ndarray]:
-        if self._vectors is None:
-            self._vectors = {}
-            if self.store is not None:
-                for key, blob in self.store.embedding_vectors(self.model):
-                    self._vectors[key] = np.frombuffer(blob, dtype=np.float32)
-        return self._vectors
+    def _known(self) -> dict[str, int]:
+        """The row of each known text's vector, read from the store the first time."""
+        if self._rows is None:
+            with self._lock:
+                if self._rows is None:
+                    rows: dict[str, int] = {}
+                    if self.store is not None:
+                        for key, blob in self.store.embedding_vectors(self.model):
+                            self._append_locked([key], np.frombuffer(blob, dtype=np.float32)[None])
+                            rows[key] = self._size - 1
+                    self._rows = rows
+        return self._rows
+
+    def _append_locked(self, keys: list[str], vectors: np.ndarray) -> None:
+        """Add rows for `keys` (the lock held), growing the matrix by doubling."""
+        end = self._size + len(keys)
+        if end > len(self._matrix):
+            grown = np.empty((max(end, 2 * len(self._matrix), 1024), self.embedder.dim),
+                             dtype=np.float32)
+            grown[: self._size] = self._matrix[: self._size]
+            self._matrix = grown
+        self._matrix[self._size : end] = vectors
+        if self._rows is not None:
+            for n, key in enumerate(keys):
+                self._rows[key] = self._size + n
+        self._size = end
 
     def __call__(self, texts: list[str]) -> np.ndarray:
         """Normalised vectors of `texts`, one row each."""
-        known = self._known()
+        rows = self._known()
         keys = [text_hash(t) for t in texts]
-        todo = list(dict.fromkeys(k for k in keys if k not in known))
+        todo = list(dict.fromkeys(k for k in keys if k not in rows))
         by_key = dict(zip(keys, texts, strict=True))
         # Similar lengths share a batch, so little of each batch is padding.
         todo.sort(key=lambda k: len(by_key[k]))
         for start in range(0, len(todo), CHUNK):
             chunk = todo[start : start + CHUNK]
             vectors = self.embedder.encode([by_key[k] for k in chunk])
-            for key, vector in zip(chunk, vectors, strict=True):
-                known[key] = vector
+            with self._lock:
+                fresh = [n for n, k in enumerate(chunk) if k not in rows]  # not by another thread
+                self._append_locked([chunk[n] for n in fresh], vectors[fresh])
             if self.store is not None:
                 self.store.put_embeddings(
                     self.model, [(k, k, v.tobytes()) for k, v in zip(chunk, vectors, strict=True)]
                 )
         if not texts:
             return np.zeros((0, self.embedder.dim), dtype=np.float32)
-        return np.stack([known[k] for k in keys])
+        with self._lock:
+            return self._matrix[[rows[k] for k in keys]]
 
     def forget(self, stored: bool = False) -> None:
         """Forget every text met so far, as a process just started; with `stored`, also the
