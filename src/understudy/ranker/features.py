@@ -384,22 +384,22 @@ def features(ticket: Ticket, candidates: list[ReplyCandidate], encode: Encode,
     r_prof = profiles(encode, replies)
     q_prof = [joined((c.thread.title, c.thread.messages[0].text if c.thread.messages else ""))
               for c in owners]
+    known = dict(zip(replies, r_prof, strict=True))  # the candidates' profiles, by text
     return Features(
-        _reply_rows(t_vec, t_prof, candidates, thread_of, q_vec, q_prof, r_vec, r_prof),
+        _reply_rows(t_vec, t_prof, candidates, thread_of, q_vec, q_prof, r_vec, r_prof, known),
         _thread_rows(t_vec, t_prof, owners, q_vec, q_prof, title_vec, first_vec, titles,
-                     firsts, thread_replies, flat_vec, dict(zip(replies, r_prof, strict=True))),
+                     firsts, thread_replies, flat_vec, known),
         thread_of,
     )
 
 
 def _reply_rows(t_vec: np.ndarray, t_prof: Bag, candidates: list[ReplyCandidate],
                 thread_of: np.ndarray, q_vec: np.ndarray, q_prof: list[Bag],
-                r_vec: np.ndarray, r_prof: list[TextProfile]) -> np.ndarray:
-    known = {id(c.message): p for c, p in zip(candidates, r_prof, strict=True)}
-
+                r_vec: np.ndarray, r_prof: list[TextProfile],
+                known: dict[str, TextProfile]) -> np.ndarray:
     def thanks(message: Message) -> bool:
-        text = known.get(id(message)) or profile(message_text(message))
-        return bool(text.flags[5])
+        text = message_text(message)
+        return bool((known.get(text) or profile(text)).flags[5])
 
     if not candidates:
         return np.zeros((0, len(NAMES)))
