@@ -95,7 +95,7 @@ def product_timings(query, ranker, embedder) -> dict[str, float]:  # noqa: ANN00
     vector = embedder.encode([query.ticket.text])[0]
     encode = answer.encoder(workspace)
     answer.THREADS = len(hits)
-    pairs = answer.candidates(workspace, hits, encode)
+    pairs = answer.candidates(workspace.store.get_threads, hits, encode)
     answer.rank(ticket, pairs, ranker, encode, vector)  # the replies' vectors, once
     runs = {"seen": [], "new to the process": []}
     for _ in range(200):
@@ -104,8 +104,8 @@ def product_timings(query, ranker, embedder) -> dict[str, float]:  # noqa: ANN00
                 encode.forget()
                 procedural_cache_clear()
             started = time.perf_counter()
-            answer.rank(ticket, answer.candidates(workspace, hits, encode), ranker, encode,
-                        vector)
+            found = answer.candidates(workspace.store.get_threads, hits, encode)
+            answer.rank(ticket, found, ranker, encode, vector)
             runs[name].append(time.perf_counter() - started)
     return {"candidates": len(pairs)} | {
         name: 1000 * float(np.median(r)) for name, r in runs.items()}

@@ -47,7 +47,9 @@ def test_answer_a_file_prints_json_drafts(filled, tmp_path):
     assert not draft["abstained"]
     assert "SSO_STATE_TTL" in draft["text"]
     top = draft["sources"][0]
-    assert top["url"].endswith("/issues/1") and top["kind"] == "thread"
+    assert top["url"].endswith("/issues/1") and top["kind"] == "reply"
+    assert draft["calibration"]["name"] == "semeval-default"
+    assert draft["calibration"]["threshold"] == 0.5
     assert [s["score"] for s in draft["sources"]] == sorted(
         (s["score"] for s in draft["sources"]), reverse=True)
     assert json.loads(run("drafts", "--json").stdout)[0]["id"] == draft["id"]

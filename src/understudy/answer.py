@@ -1,73 +1,114 @@
-"""The Answerer: ticket -> Draft, with sources, confidence, and abstention."""
+"""The Answerer, the one pipeline from ticket to draft: retrieve -> rank -> compose -> judge.
+
+Every backend and the backtest go through it: the retriever it is handed finds knowledge (the
+workspace's index, or a view bounded in time), the ranking stage turns it into evidence (one
+reply or passage each), the backend composes from the masked evidence, the judge says how sure
+the draft is and abstains when it is not, and the text is made safe to send.
+"""
 
 from __future__ import annotations
 
-from .backends.base import Backend
-from .backends.retrieval import DEFAULT_THRESHOLD
+from dataclasses import replace
+from typing import TYPE_CHECKING
+
+from .backends.base import Backend, Composition
 from .errors import UsageError
+from .evidence import Evidence, bot_accounts, ticket_query
+from .judge import Judge
 from .plugins import load
+from .ranker.answer import encoder, load_ranker
+from .ranker.stage import Ranking
 from .records import Draft, SourceRef, Thread
-from .workspace import Workspace
+from .retrieve import IndexRetriever, Retriever
+from .text.masking import mask_secrets
+from .text.outgoing import safe_outgoing
 
-TOP_K = 5
+if TYPE_CHECKING:
+    from .workspace import Workspace
 
+TOP_K = 5  # items retrieved, and evidence a backend is handed at most
 
-def ticket_query(thread: Thread) -> str:
-    """The text a ticket is matched by: its title and first message."""
-    first = thread.messages[0].text if thread.messages else ""
-    return f"{thread.title}\n{first}".strip()
+__all__ = ["TOP_K", "Answerer", "ticket_query"]
 
 
 class Answerer:
-    """Retrieves knowledge for a ticket and asks a backend for a draft."""
+    """Drafts answers for tickets with one backend; the pipeline's stages are its own."""
 
     def __init__(self, workspace: Workspace, backend: str = "retrieval",
-                 model: str | None = None):
+                 model: str | None = None, retriever: Retriever | None = None,
+                 judge: Judge | None = None, ranking: Ranking | None = None):
         self.workspace = workspace
         self.backend: Backend = load("backends", backend)(workspace)
         self.index = workspace.index
-        self.index.extra_patterns = workspace.settings.get("procedural_patterns") or []
+        patterns = workspace.settings.get("procedural_patterns") or []
+        self.index.extra_patterns = patterns
+        self.retriever: Retriever = retriever or IndexRetriever(self.index, workspace.store)
+        self.judge = judge or Judge.for_workspace(workspace.home, workspace.settings,
+                                                  self.index.embedder.name)
+        self.ranking = ranking or Ranking(load_ranker(workspace), lambda: encoder(workspace),
+                                          patterns, bot_accounts(
+                                              workspace.settings.get("bot_account")))
         if model:
             self.use_model(model)
 
     def use_model(self, model: str) -> None:
         """Have a generating backend answer with `model` (a name, or a folder for local)."""
-        if not hasattr(self.backend, "model"):
+        if not self.backend.takes_model:
             raise UsageError(
                 f"The {self.backend.name} backend takes no model: add --backend openai or local"
             )
-        self.backend.model = model
+        self.backend.model = model  # type: ignore[attr-defined]  (takes_model says it has one)
 
     @property
     def threshold(self) -> float:
-        value = self.workspace.settings.get("abstain_threshold")
-        return DEFAULT_THRESHOLD if value is None else float(value)
+        return self.judge.threshold
 
-    def draft(self, thread: Thread, before: str | None = None, save: bool = True) -> Draft:
-        """Draft an answer for `thread`; `before` limits knowledge to items created earlier."""
+    def evidence(self, thread: Thread, before: str | None = None,
+                 retriever: Retriever | None = None) -> list[Evidence]:
+        """Retrieve and rank: the evidence for `thread`, best first; `retriever`, when given,
+        replaces the Answerer's own for this ticket (the backtest's view of one moment)."""
+        retriever = retriever or self.retriever
+        if before:
+            retriever = IndexRetriever(self.index, self.workspace.store, before)
+        query = ticket_query(thread)
         exclude = {thread.id} if thread.id is not None else None
-        hits = self.index.search(ticket_query(thread), k=TOP_K, before=before,
-                                 exclude_threads=exclude)
-        reply = self.backend.reply(thread, hits, self.threshold)
+        hits = retriever.search(query, TOP_K, exclude)
+        return self.ranking.rank(thread, query, hits, retriever)
+
+    def draft(self, thread: Thread, before: str | None = None, save: bool = True,
+              retriever: Retriever | None = None) -> Draft:
+        """Draft an answer for `thread`; `before` limits knowledge to what existed earlier."""
+        ranked = self.evidence(thread, before, retriever)
+        verdict = self.judge.before_compose(ranked, self.backend.generates)
+        if verdict.abstained:
+            composed = Composition(verdict.text, used=ranked[:3], model=self.backend.model_name)
+        else:
+            # Whatever a past reply or passage holds (tokens, keys, emails) is masked before a
+            # backend reads it, so no prompt and no draft carries it.
+            shown = [replace(e, text=mask_secrets(e.text)) for e in ranked[:TOP_K]]
+            composed = self.backend.compose(thread, shown)
         draft = Draft(
             thread_id=thread.id or 0,
-            text=reply.text,
+            text=safe_outgoing(composed.text),
             backend=self.backend.name,
-            model=reply.model,
-            confidence=round(reply.confidence, 4),
-            abstained=reply.abstained,
-            sources=[
-                SourceRef(h.item.kind, h.item.key, h.item.url, h.item.title, round(h.score, 4),
-                          h.item.thread_id)
-                for h in reply.used
-            ],
+            model=composed.model,
+            confidence=round(verdict.confidence, 4),
+            abstained=verdict.abstained or composed.declined,
+            sources=[_source(e) for e in composed.used],
             thread_url=thread.url,
             thread_title=thread.title,
         )
-        if getattr(reply, "uncertain", False):
-            draft.error = (f"uncertain: retrieval confidence {reply.confidence:.2f} is below "
+        if not verdict.abstained and self.ranking.trained and not self.backend.generates:
+            draft.model = f"{draft.model}+ranker"
+        if verdict.uncertain and not composed.declined:
+            draft.error = (f"uncertain: retrieval confidence {verdict.confidence:.2f} is below "
                            f"{self.threshold:.2f}; check the answer against its sources")
         if save and thread.id is not None:
             self.workspace.store.save_draft(draft)
             self.workspace.store.log_review("drafted", thread.id, draft.id)
         return draft
+
+
+def _source(evidence: Evidence) -> SourceRef:
+    return SourceRef(evidence.kind, evidence.key, evidence.url, evidence.title,
+                     round(evidence.score, 4), evidence.thread_id)

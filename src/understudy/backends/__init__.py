@@ -1,5 +1,5 @@
-"""Backends: something that turns a ticket and its retrieved sources into an answer."""
+"""Backends: something that composes a reply from a ticket and the evidence it is handed."""
 
-from .base import Backend, Reply
+from .base import Backend, Composition
 
-__all__ = ["Backend", "Reply"]
+__all__ = ["Backend", "Composition"]

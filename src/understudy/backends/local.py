@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from .openai import GenerativeBackend
 
 
@@ -23,5 +25,5 @@ class LocalBackend(GenerativeBackend):
             budget = min(budget, int(context) - int(self.options()["max_tokens"]))
         return max(budget, 64)
 
-    def counter(self):
+    def counter(self) -> Callable[[str], int] | None:
         return lambda text: self.client.count_tokens(text)

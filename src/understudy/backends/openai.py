@@ -1,33 +1,27 @@
-"""Generated answers: retrieve, build the prompt, ask a model, clean up, cite, or abstain."""
+"""Generated answers: the prompt built from the ticket and its evidence, a model's reply, cited."""
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
-from typing import Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING
 
-from ..errors import UsageError
-from ..index import Hit
-from ..llm import Client, client_for
+from ..evidence import Evidence
+from ..index import KnowledgeItem
+from ..llm import Client, Completion, client_for
 from ..prompts import DONT_KNOW, STOP, build_completion_prompt, build_messages
 from ..records import Thread
-from .base import Backend, Reply
-from .retrieval import confidence
+from .base import Backend, Composition
 
-LOW_CONFIDENCE = ("abstain", "mark")  # what to do below the threshold
+if TYPE_CHECKING:
+    from ..workspace import Workspace
+
 DEFAULT_BUDGET = 3000
 DEFAULT_MAX_TOKENS = 512
 
 _CITATION = re.compile(r"\[(\d{1,2})\]")
 _LEAD = re.compile(r"^\s*(?:answer|reply|response|team)\s*:\s*", re.IGNORECASE)
 _DONT_KNOW = re.compile(r"^\W*i\s+(?:don['’]?t|do\s+not)\s+know\b", re.IGNORECASE)
-
-
-@dataclass
-class GeneratedReply(Reply):
-    """A reply written by a model; `uncertain` when generated despite low retrieval confidence."""
-
-    uncertain: bool = False
 
 
 def clean(text: str) -> str:
@@ -45,28 +39,31 @@ def says_dont_know(text: str) -> bool:
     return not text.strip() or bool(_DONT_KNOW.match(text))
 
 
-def cited(text: str, hits: list[Hit]) -> list[Hit]:
-    """The hits the text cites as [n], in the order first cited."""
+def cited(text: str, evidence: list[Evidence]) -> list[Evidence]:
+    """The evidence the text cites as [n], in the order first cited."""
     numbers: list[int] = []
     for match in _CITATION.finditer(text):
         number = int(match.group(1))
-        if 1 <= number <= len(hits) and number not in numbers:
+        if 1 <= number <= len(evidence) and number not in numbers:
             numbers.append(number)
-    return [hits[n - 1] for n in numbers]
+    return [evidence[n - 1] for n in numbers]
 
 
-def _nearest(hits: list[Hit]) -> str:
-    lines = [f"- [{h.item.title}]({h.item.url})" if h.item.url else f"- {h.item.title}"
-             for h in hits[:3]]
-    return "\n".join(lines)
+def source_item(evidence: Evidence) -> KnowledgeItem:
+    """Evidence as a numbered source of the prompt: the one reply or passage, no thread."""
+    return KnowledgeItem(key=evidence.key, kind=evidence.kind, title=evidence.title,
+                         question="", answer=evidence.text, url=evidence.url,
+                         created_at=evidence.created_at, thread_id=evidence.thread_id)
 
 
 class GenerativeBackend(Backend):
-    """Retrieval-augmented generation through the model client; engines differ by subclass."""
+    """Writes a reply with a model through the model client; engines differ by subclass."""
 
     engine = "openai"
+    generates = True
+    takes_model = True
 
-    def __init__(self, workspace: Any):
+    def __init__(self, workspace: Workspace):
         super().__init__(workspace)
         self.model: str | None = None  # --model; else the settings
         self._client: Client | None = None
@@ -81,7 +78,7 @@ class GenerativeBackend(Backend):
     def model_name(self) -> str:
         return self.client.model or ""
 
-    def setting(self, key: str, default: Any) -> Any:
+    def setting(self, key: str, default: object) -> object:
         value = self.workspace.settings.get(key)
         return default if value is None else value
 
@@ -89,41 +86,27 @@ class GenerativeBackend(Backend):
     def budget(self) -> int:
         return int(self.setting("prompt_budget", DEFAULT_BUDGET))
 
-    def options(self) -> dict[str, Any]:
+    def options(self) -> dict[str, object]:
         """Generation options: the defaults, then the settings' "llm_options"."""
-        options = {"max_tokens": DEFAULT_MAX_TOKENS, "temperature": 0.0}
+        options: dict[str, object] = {"max_tokens": DEFAULT_MAX_TOKENS, "temperature": 0.0}
         options.update(self.setting("llm_options", {}))
         return options
 
-    def counter(self):
+    def counter(self) -> Callable[[str], int] | None:
         return None  # count with the OpenAI tokenizer of the model
 
-    def reply(self, ticket: Thread, hits: list[Hit], threshold: float) -> Reply:
-        mode = self.setting("low_confidence", "abstain")
-        if mode not in LOW_CONFIDENCE:
-            raise UsageError(f"Setting \"low_confidence\" is '{mode}': use abstain or mark")
-        sure = confidence(hits[0].score) if hits else 0.0
-        if not hits:
-            return GeneratedReply("I found nothing in the knowledge base about this ticket.",
-                                  model=self.model_name, confidence=0.0, abstained=True)
-        if sure < threshold and mode == "abstain":
-            text = (f"No confident answer (confidence {sure:.2f} is below {threshold:.2f}), so "
-                    f"no model was asked. The nearest past threads:\n{_nearest(hits)}")
-            return GeneratedReply(text, model=self.model_name, confidence=sure, abstained=True,
-                                  used=hits[:3])
-        completion = self.generate(ticket, hits)
+    def compose(self, ticket: Thread, evidence: list[Evidence]) -> Composition:
+        completion = self.generate(ticket, evidence)
         text = clean(completion.text)
         if says_dont_know(text):
-            text = text or f"{DONT_KNOW}."
-            return GeneratedReply(text, model=completion.model, confidence=sure, abstained=True,
-                                  used=hits[:3])
-        used = cited(text, hits) or hits  # nothing cited: every source it was shown
-        return GeneratedReply(text, model=completion.model, confidence=sure, used=used,
-                              uncertain=sure < threshold)
+            return Composition(text or f"{DONT_KNOW}.", used=evidence[:3],
+                               model=completion.model, declined=True)
+        used = cited(text, evidence) or evidence  # nothing cited: every source it was shown
+        return Composition(text, used=used, model=completion.model)
 
-    def generate(self, ticket: Thread, hits: list[Hit]):
-        """One call to the model with the prompt built from `ticket` and the hits' items."""
-        items = [h.item for h in hits]
+    def generate(self, ticket: Thread, evidence: list[Evidence]) -> Completion:
+        """One call to the model with the prompt built from `ticket` and the evidence."""
+        items = [source_item(e) for e in evidence]
         client = self.client
         model = client.model or ""
         options = self.options()

@@ -70,7 +70,8 @@ def answer(
     build_index(ws, quiet=json_out)
     drafts = [answerer.draft(thread) for thread in threads]
     if json_out:
-        print_json([d.to_dict() for d in drafts])
+        calibration = answerer.judge.describe()  # which confidence map and threshold decided
+        print_json([{**d.to_dict(), "calibration": calibration} for d in drafts])
         return
     if not drafts:
         console.print("No open tickets need an answer.")

@@ -11,18 +11,25 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import bm25s
 import numpy as np
 
-from ..answer import TOP_K, ticket_query
+from ..answer import TOP_K, Answerer
 from ..errors import UsageError
+from ..evidence import bot_accounts, is_own_post
 from ..index import Hit, KnowledgeItem, answer_messages, fuse, thread_item, tokenize
-from ..plugins import load
-from ..records import Thread
+from ..judge import Judge
+from ..records import Message, Thread
+from ..retrieve import thread_before
 from ..text import markdown_to_text
 from .scores import rouge_l
+
+if TYPE_CHECKING:
+    from ..workspace import Workspace
+
+PIPELINE = "pipeline/2"  # drafts made by another version of the pipeline are not reused
 
 BACKTESTS_DIR = "backtests"
 CACHE_FILE = "cache.jsonl"
@@ -74,13 +81,21 @@ class Selection:
     until: str | None = None
 
 
-def select_threads(threads: list[Thread], selection: Selection) -> list[Thread]:
-    """The last `limit` answered threads (by opening time) in the projects and date range."""
+def team_replies(thread: Thread, patterns: list[str] | None = None,
+                 bots: frozenset[str] = frozenset()) -> list[Message]:
+    """The team's substantive replies, without understudy's own posts: what the team said."""
+    return [m for m in answer_messages(thread, patterns) if not is_own_post(m, bots)]
+
+
+def select_threads(threads: list[Thread], selection: Selection,
+                   bots: frozenset[str] = frozenset()) -> list[Thread]:
+    """The last `limit` answered threads (by opening time) in the projects and date range;
+    a thread answered only by understudy's own posts is not answered by the team."""
     if selection.limit < 1:
         raise UsageError("--limit must be at least 1")
     chosen = [
         t for t in threads
-        if t.id is not None and t.created_at and answer_messages(t)
+        if t.id is not None and t.created_at and team_replies(t, bots=bots)
         and (not selection.projects or t.project in selection.projects)
         and (not selection.since or t.created_at >= selection.since)
         and (not selection.until or t.created_at < _end_of(selection.until))
@@ -106,25 +121,17 @@ def ticket_as_opened(thread: Thread) -> Thread:
                   messages, dict(thread.meta), thread.id)
 
 
-def thread_before(thread: Thread, cutoff: str) -> Thread:
-    """`thread` with only the messages written before `cutoff` (undated replies dropped)."""
-    kept = thread.messages[:1] + [m for m in thread.messages[1:]
-                                  if m.created_at and m.created_at < cutoff]
-    return Thread(thread.source, thread.external_id, thread.url, thread.title, thread.state,
-                  thread.created_at, thread.updated_at, thread.project, thread.labels, kept,
-                  thread.meta, thread.id)
-
-
 class TimeIndex:
     """The knowledge of a workspace as it stood at any moment: threads opened before it with
     only the replies written before it; BM25 statistics from that past alone."""
 
-    def __init__(self, workspace: Any, docs: bool = False):
+    def __init__(self, workspace: Workspace, docs: bool = False):
         self.workspace = workspace
         index = workspace.index
         self.embedder = index.embedder
         self.weight = index.weight
         self.patterns = workspace.settings.get("procedural_patterns") or []
+        self.bots = bot_accounts(workspace.settings.get("bot_account"))
         self.threads = [t for t in workspace.store.threads() if t.id is not None]
         self.by_id = {t.id: t for t in self.threads}
         self.passages: list[KnowledgeItem] = []
@@ -161,7 +168,7 @@ class TimeIndex:
         for thread in self.threads:
             if thread.id in exclude or not thread.created_at or thread.created_at >= cutoff:
                 continue
-            item = thread_item(thread_before(thread, cutoff), self.patterns)
+            item = thread_item(thread_before(thread, cutoff, self.bots), self.patterns)
             if item is not None:
                 items.append(item)
         return items + self.passages
@@ -184,6 +191,10 @@ class TimeIndex:
         top = np.argsort(-fused, kind="stable")[:k]
         return [Hit(items[i], float(fused[i]), float(cosine[i]), float(bm25[i])) for i in top]
 
+    def at(self, cutoff: str, items: list[KnowledgeItem]) -> TimeRetriever:
+        """A retriever that sees `items` and the threads as they stood at `cutoff`."""
+        return TimeRetriever(self, cutoff, items)
+
     def _bm25(self, items: list[KnowledgeItem], query: str) -> np.ndarray:
         vocab: dict[str, int] = {}
         corpus = [array("i", [vocab.setdefault(w, len(vocab))
@@ -202,7 +213,31 @@ class TimeIndex:
         return self._tokens[key]
 
 
-def _passage_items(workspace: Any) -> list[KnowledgeItem]:
+class TimeRetriever:
+    """The Answerer's retriever for one backtested ticket: only what existed at `cutoff`, down
+    to the replies the ranking stage reads (none written after it, none of understudy's)."""
+
+    def __init__(self, index: TimeIndex, cutoff: str, items: list[KnowledgeItem]):
+        self.index = index
+        self.cutoff = cutoff
+        self.items = items
+        self._vectors: dict[str, np.ndarray] = {}
+
+    def search(self, query: str, k: int, exclude_threads: set[int] | None = None) -> list[Hit]:
+        items = [i for i in self.items if not exclude_threads or i.thread_id not in
+                 exclude_threads]
+        return self.index.search(query, items, k)
+
+    def threads(self, thread_ids: list[int]) -> dict[int, Thread]:
+        by_id = self.index.by_id
+        return {i: thread_before(by_id[i], self.cutoff, self.index.bots)
+                for i in thread_ids if i in by_id and by_id[i].created_at < self.cutoff}
+
+    def query_vector(self, query: str) -> np.ndarray | None:
+        return None  # the ranker encodes the ticket itself
+
+
+def _passage_items(workspace: Workspace) -> list[KnowledgeItem]:
     return [KnowledgeItem(f"passage:{p.id}", "passage", p.heading or p.path, p.text, p.text,
                           p.url or p.path) for p in workspace.store.passages()]
 
@@ -211,12 +246,14 @@ def _digest(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
-def linked_threads(thread: Thread, threads: list[Thread]) -> set[int]:
+def linked_threads(thread: Thread, threads: list[Thread],
+                   bots: frozenset[str] = frozenset()) -> set[int]:
     """Threads the team's replies link to (URL, #N, group/project#N) or that this one was
-    marked a duplicate of."""
+    marked a duplicate of; understudy's own posts (its "Related:" links) are not the team's."""
     by_url = {t.url.rstrip("/"): t.id for t in threads if t.url}
     by_ref = {t.external_id: t.id for t in threads}
-    texts = [m.body for m in thread.messages[1:] if m.is_team or m.kind == "system"]
+    texts = [m.body for m in thread.messages[1:]
+             if (m.is_team or m.kind == "system") and not is_own_post(m, bots)]
     texts += [str(v) for k, v in thread.meta.items() if k.startswith("duplicat")]
     found: set[int] = set()
     for text in texts:
@@ -238,20 +275,30 @@ def linked_threads(thread: Thread, threads: list[Thread]) -> set[int]:
 
 
 class Backtest:
-    """Runs the backtest of a workspace with one backend; finished threads come from a cache."""
+    """Runs the backtest of a workspace with one backend through the Answerer, each ticket
+    with a retriever bounded at its opening; finished threads come from a cache."""
 
-    def __init__(self, workspace: Any, backend: str = "retrieval", model: str | None = None,
-                 docs: bool = False, progress: Progress | None = None):
+    def __init__(self, workspace: Workspace, backend: str = "retrieval",
+                 model: str | None = None, docs: bool = False,
+                 progress: Progress | None = None):
         self.workspace = workspace
-        self.backend = load("backends", backend)(workspace)
-        if model:
-            if not hasattr(self.backend, "model"):
-                raise UsageError(f"The {backend} backend takes no model: leave out --model")
-            self.backend.model = model
+        in_force = Judge.for_workspace(workspace.home, workspace.settings,
+                                       workspace.index.embedder.name)
+        self.threshold = in_force.threshold
+        # Threshold 0: every ticket is composed, so the trade-off can be read at any threshold;
+        # the confidence is the same calibrated one the workspace answers with.
+        judge = Judge(in_force.calibration, 0.0, threshold_source=in_force.threshold_source)
+        try:
+            self.answerer = Answerer(workspace, backend, model, judge=judge)
+        except UsageError as exc:
+            if model and "takes no model" in str(exc):
+                raise UsageError(f"The {backend} backend takes no model: leave out --model"
+                                 ) from None
+            raise
+        self.backend = self.answerer.backend
         self.model = model or ""
         self.docs = docs
         self.progress = progress
-        self.threshold = _threshold(workspace)
         self.cache = ResultCache(Path(workspace.home) / BACKTESTS_DIR / CACHE_FILE)
         self._index: TimeIndex | None = None
 
@@ -263,7 +310,7 @@ class Backtest:
 
     def run(self, selection: Selection, judge: str | None = None) -> list[Case]:
         """Backtest the selected threads (cached ones are not redone) and judge them if asked."""
-        threads = select_threads(self.index.threads, selection)
+        threads = select_threads(self.index.threads, selection, self.index.bots)
         if not threads:
             raise UsageError("No answered threads match: sync some, or widen --project/--since")
         cases = []
@@ -272,9 +319,9 @@ class Backtest:
             if self.progress:
                 self.progress("backtest", done, len(threads))
         if judge:
-            from .judge import Judge
+            from .judge import Judge as ModelJudge
 
-            grader = Judge(self.workspace, judge)
+            grader = ModelJudge(self.workspace, judge)
             for done, case in enumerate(cases, start=1):
                 if judge not in case.judge:
                     case.judge[judge] = grader.rate(self.index.by_id[case.thread_id], case)
@@ -287,34 +334,34 @@ class Backtest:
         """The backtest of one thread, from the cache when nothing it depends on changed."""
         cutoff = thread.created_at
         items = self.index.items_at(cutoff, {thread.id})
-        key = _digest(json.dumps([thread.content_hash(), self.backend.name, self.model,
-                                  self.index.state(items)]))
+        key = _digest(json.dumps([PIPELINE, thread.content_hash(), self.backend.name,
+                                  self.model, self.index.state(items),
+                                  self.answerer.ranking.trained]))
         cached = self.cache.get(key)
         if cached is not None:  # the threshold may have changed since
             cached.abstained = cached.declined or cached.confidence < self.threshold
             return cached
         ticket = ticket_as_opened(thread)
-        hits = self.index.search(ticket_query(ticket), items)
-        # Threshold 0: every backend drafts, so the trade-off can be read at any threshold.
-        reply = self.backend.reply(ticket, hits, 0.0)
-        reference = answer_messages(thread, self.index.patterns)[0].text
-        text = markdown_to_text(reply.text) if reply.text else ""
+        draft = self.answerer.draft(ticket, save=False,
+                                    retriever=self.index.at(cutoff, items))
+        reference = team_replies(thread, self.index.patterns, self.index.bots)[0].text
+        text = markdown_to_text(draft.text) if draft.text else ""
         visible = {i.thread_id for i in items if i.thread_id is not None}
-        linked = sorted(linked_threads(thread, self.index.threads) & visible)
-        used = {h.item.thread_id for h in reply.used}
+        linked = sorted(linked_threads(thread, self.index.threads, self.index.bots) & visible)
+        used = {s.thread_id for s in draft.sources}
         case = Case(
             thread_id=thread.id, external_id=thread.external_id, title=thread.title,
             url=thread.url, source=thread.source, project=thread.project,
-            created_at=thread.created_at, reference=reference, draft=reply.text,
-            confidence=round(float(reply.confidence), 4),
-            abstained=bool(reply.abstained) or not text or reply.confidence < self.threshold,
-            sources=[{"key": h.item.key, "thread_id": h.item.thread_id, "title": h.item.title,
-                      "url": h.item.url, "score": round(h.score, 4)} for h in reply.used],
+            created_at=thread.created_at, reference=reference, draft=draft.text,
+            confidence=round(float(draft.confidence), 4),
+            abstained=draft.abstained or not text or draft.confidence < self.threshold,
+            sources=[{"key": s.key, "thread_id": s.thread_id, "title": s.title,
+                      "url": s.url, "score": s.score} for s in draft.sources],
             linked=linked, source_hit=bool(used & set(linked)) if linked else None,
             similarity=round(self._similarity(text, reference), 4),
             rouge_l=round(rouge_l(text, reference), 4), backend=self.backend.name,
-            model=reply.model or self.model, key=key,
-            declined=bool(reply.abstained) or not text,
+            model=draft.model or self.model, key=key,
+            declined=draft.abstained or not text,
         )
         self.cache.put(case)
         return case
@@ -324,13 +371,6 @@ class Backtest:
             return 0.0
         vectors = self.index.embedder.encode([draft[:1500], reference[:1500]])
         return float(vectors[0] @ vectors[1])
-
-
-def _threshold(workspace: Any) -> float:
-    from ..backends.retrieval import DEFAULT_THRESHOLD
-
-    value = workspace.settings.get("abstain_threshold")
-    return DEFAULT_THRESHOLD if value is None else float(value)
 
 
 class ResultCache:

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
 
-from ..index import Hit, KnowledgeItem
+from ..index import Hit
 from ..records import Message, Thread
 from ..text import is_procedural
 from .features import Encode, ReplyCandidate, Ticket, features, message_text
@@ -22,6 +23,7 @@ if TYPE_CHECKING:
 RANKER_FILE = "ranker.pkl"
 log = logging.getLogger("understudy.ranker")
 THREADS = 5  # retrieved threads whose replies are candidates
+ThreadLookup = Callable[[list[int]], dict[int, Thread]]
 
 
 def ranker_path(home: Path) -> Path:
@@ -38,13 +40,14 @@ class RankedReply:
     probability: float
 
 
-def candidates(workspace: Workspace, hits: list[Hit], encode: Encode | None = None
+def candidates(threads_of: ThreadLookup, hits: list[Hit], encode: Encode | None = None
                ) -> list[tuple[ReplyCandidate, Hit]]:
-    """Every substantive reply of the retrieved threads, and each retrieved passage; `encode`,
+    """Every substantive reply of the retrieved threads, and each retrieved passage; the
+    threads come from `threads_of` (the store, or a retriever's view of the past); `encode`,
     when it keeps reply profiles, says which replies are procedural without parsing them."""
     found = []
     top = hits[:THREADS]
-    threads = workspace.store.get_threads(
+    threads = threads_of(
         [h.item.thread_id for h in top if h.item.kind == "thread" and h.item.thread_id is not None])
     stored = getattr(encode, "profiles", None)
     for rank, hit in enumerate(top, start=1):
@@ -81,20 +84,6 @@ def rank(ticket: Thread, pairs: list[tuple[ReplyCandidate, Hit]], ranker: Answer
     probabilities = ranker.probabilities(rows)
     order = np.argsort(-probabilities, kind="stable")
     return [RankedReply(pairs[i][0], pairs[i][1], float(probabilities[i])) for i in order]
-
-
-def reply_hit(ranked: RankedReply) -> Hit:
-    """The picked reply as a source of the draft: its thread, and which message it is."""
-    c, item = ranked.candidate, ranked.hit.item
-    if c.passage:
-        return Hit(item, ranked.probability, ranked.hit.cosine, ranked.hit.bm25)
-    message = c.message
-    reply = KnowledgeItem(
-        key=c.key, kind="reply", title=f"{item.title} (reply {c.index} by {message.author})",
-        question=item.question, answer=message.body, url=item.url,
-        created_at=message.created_at, thread_id=item.thread_id,
-    )
-    return Hit(reply, ranked.probability, ranked.hit.cosine, ranked.hit.bm25)
 
 
 def load_ranker(workspace: Workspace) -> AnswerRanker | None:

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from ..answer import ticket_query
+from ..evidence import ticket_query
 from ..index import answer_messages
 from ..records import Thread
 from ..train.heldout import token_f1
@@ -55,7 +55,7 @@ def split_of(thread_id: int) -> str:
 def _retrieved(workspace: Workspace, thread: Thread) -> list[ReplyCandidate]:
     hits = workspace.index.search(ticket_query(thread), k=THREADS,
                                   exclude_threads={thread.id} if thread.id else None)
-    return [c for c, _ in candidates(workspace, hits)]
+    return [c for c, _ in candidates(workspace.store.get_threads, hits)]
 
 
 def history_queries(workspace: Workspace, encode: Encode) -> list[LabelledQuery]:

@@ -1,0 +1,106 @@
+"""Evidence: the one past reply or doc passage a draft is composed from, and how it is read."""
+
+from __future__ import annotations
+
+import html
+import re
+from dataclasses import dataclass
+
+from .records import Message, Thread
+
+# The hidden line a posted draft carries (send.marker); a reply holding it is understudy's own.
+SEND_MARKER = "<!-- understudy-draft:"
+
+
+@dataclass
+class Evidence:
+    """One reply of a past thread, or one passage, ranked for a ticket."""
+
+    key: str  # "reply:ID" for a reply, the knowledge item's key for a passage or snippet
+    kind: str  # "reply", "passage" or "snippet"
+    text: str  # what it says (markdown), masked before a backend reads it
+    title: str  # its thread's title or the passage's heading
+    url: str
+    score: float  # the ranking stage's score: what orders the evidence
+    retrieval_score: float  # the fused retrieval score of its thread or passage
+    probability: float | None = None  # the trained ranker's chance it answers, when one ranked
+    thread_id: int | None = None
+    author: str = ""
+    created_at: str = ""
+
+    @property
+    def calibrated(self) -> bool:
+        """True when `probability` already is a calibrated chance (a trained ranker's)."""
+        return self.probability is not None
+
+
+def link(evidence: Evidence) -> str:
+    return f"[{evidence.title}]({evidence.url})"
+
+
+def related(evidence: list[Evidence], limit: int, skip: set[str] | None = None
+            ) -> list[Evidence]:
+    """The team's own threads and docs to link to, one per URL: evidence with no URL (a
+    support chat) is left out, since its title is another customer's words."""
+    seen = set(skip or ())
+    found = []
+    for item in evidence:
+        url = item.url.split("#")[0]
+        if not item.url or url in seen:
+            continue
+        seen.add(url)
+        found.append(item)
+        if len(found) == limit:
+            break
+    return found
+
+
+def ticket_query(thread: Thread) -> str:
+    """The text a ticket is matched by: its title and first message."""
+    first = thread.messages[0].text if thread.messages else ""
+    return f"{thread.title}\n{first}".strip()
+
+
+def is_own_post(message: Message, bots: frozenset[str] | set[str] = frozenset()) -> bool:
+    """True for a message understudy posted: it carries the send marker, or its author is the
+    configured bot account."""
+    if SEND_MARKER in (message.body or ""):
+        return True
+    return bool(bots) and (message.author or "").lower() in bots
+
+
+def bot_accounts(settings_value: object) -> frozenset[str]:
+    """The configured bot account names (setting "bot_account": a name or a list), lowered."""
+    if not settings_value:
+        return frozenset()
+    names = [settings_value] if isinstance(settings_value, str) else list(settings_value)
+    return frozenset(str(n).lower().lstrip("@") for n in names if n)
+
+
+# A run of @handles at the start of a reply: who it was addressed to, not what it says.
+_ADDRESSEES = re.compile(r"^(?:\s*@[A-Za-z0-9_]{1,40}\b[,:;]?)+\s*")
+# A handle anywhere else; an email address is not one (a word character before the @).
+_HANDLE = re.compile(r"(?<![\w.@/])@([A-Za-z0-9_]{1,40})\b")
+# Agent initials: "^AY" anywhere (a Twitter support convention), "/CP" or "-JD" at the very
+# end, or just before the links that end a tweet.
+_CARET_SIGN = re.compile(r"\s*\^[A-Z]{1,4}\b")
+_END_SIGN = re.compile(r"\s+[/\-–—~]\s?[A-Z]{2,3}(?=(?:\s+https?://\S+)*\s*$)")
+_SPACE_PUNCT = re.compile(r"[ \t]+([,.;:!?])")
+_SPACES = re.compile(r"[ \t]{2,}")
+
+
+def clean_for_reader(text: str, own: str = "") -> str:
+    """A past reply as a new reader should get it: without the handles it was addressed to or
+    that name other people, HTML entities decoded, the agent's initials dropped, links kept.
+
+    `own` is the reply's author: a mention of their own handle ("DM @AcmeHelp") is kept.
+    """
+    text = html.unescape(text or "").strip()
+    text = _ADDRESSEES.sub("", text)
+    keep = own.lower().lstrip("@")
+    text = _HANDLE.sub(lambda m: m.group(0) if keep and m.group(1).lower() == keep else "", text)
+    text = _CARET_SIGN.sub("", text)
+    text = _END_SIGN.sub("", text)
+    lines = [_SPACES.sub(" ", _SPACE_PUNCT.sub(r"\1", line)).rstrip() for line in
+             text.splitlines()]
+    return "\n".join(lines).strip()
