@@ -92,9 +92,9 @@ def test_answerable_tickets_draw_on_the_thread_that_answered_them(drafts, ticket
     assert not draft["abstained"]
     assert draft["confidence"] >= 0.5
     top = draft["sources"][0]
-    assert top["kind"] == "thread"
+    assert top["kind"] == "reply"
     assert BY_URL[top["url"]].external_id in ANSWERED_BY[ticket]
-    # The draft is that thread's team answer, not a note about it.
+    # The draft is one of that thread's team replies, not a note about it.
     answer_lines = [m.body.splitlines()[0] for m in BY_URL[top["url"]].messages[1:]
                     if m.is_team and m.kind == "reply" and not is_procedural(m.body)]
     assert any(line in draft["text"] for line in answer_lines)
@@ -152,7 +152,7 @@ def test_json_shape(drafts):
         assert draft["sources"]
         for source in draft["sources"]:
             assert {"kind", "key", "url", "title", "score"} <= set(source)
-            assert source["kind"] in ("thread", "passage")
+            assert source["kind"] in ("reply", "passage")
         scores = [s["score"] for s in draft["sources"]]
         assert scores == sorted(scores, reverse=True)
 

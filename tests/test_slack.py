@@ -88,7 +88,7 @@ def test_mention_is_answered_in_the_thread_with_sources(slack):
     assert len(posts) == 1
     args = posts[0].args
     assert args["channel"] == "C1" and args["thread_ts"] == "1700000100.000200"
-    assert "noreply@acme.test" in args["text"]
+    assert "allow that sender" in args["text"]
     reset = ws.store.find_thread("gitlab", "acme/app#1")
     sources = json.dumps(args["blocks"])
     assert f"<{reset.url}|{reset.title}>" in sources
@@ -252,7 +252,7 @@ def test_socket_mode_answers_a_mention_once_and_acknowledges_every_envelope(sock
     [post] = fake.calls_to("chat.postMessage")
     assert post.token == fake.token
     assert post.args["channel"] == "C1" and post.args["thread_ts"] == "1700000400.000600"
-    assert "noreply@acme.test" in post.args["text"]
+    assert "allow that sender" in post.args["text"]
     reset = ws.store.find_thread("gitlab", "acme/app#1")
     assert f"<{reset.url}|{reset.title}>" in json.dumps(post.args["blocks"])
     thread = ws.store.find_thread("slack", "C1:1700000400.000600")
