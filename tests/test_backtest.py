@@ -188,3 +188,45 @@ def test_cli_backtest_json_and_calibrate(workspace, home):
 def test_cli_backtest_bad_input(home):
     result = runner.invoke(app, ["--home", str(home), "eval", "backtest", "--metric", "nope"])
     assert result.exit_code == 2 and "Unknown metric" in result.output
+
+
+def _outcome(case) -> tuple:
+    # A re-synced thread stores its messages anew: reply keys change, the rest must not.
+    sources = [{k: v for k, v in s.items() if k != "key"} for s in case.sources]
+    return (case.draft, case.confidence, case.abstained, sources, case.linked,
+            case.source_hit, case.similarity, case.rouge_l, case.reference)
+
+
+def test_a_future_reply_and_a_posted_draft_change_nothing(workspace, tmp_path):
+    threads = _seed(workspace.store)
+    later = threads["acme/app#3"]
+    before = _outcome(Backtest(workspace).case(later))
+    # A reply to the invoice thread written after the ticket was opened, that would be the
+    # best answer to it; and an understudy draft posted on the same thread in time, by the
+    # configured bot account and carrying the send marker, linking the printer thread.
+    other = threads["acme/app#2"]
+    other.messages.append(Message(
+        "201", "bob", "Printer driver error 1603 on a laptop: remove the old spooler driver, "
+        "then run the installer as administrator.", "2024-02-15T10:00:00Z", is_team=True))
+    other.messages.append(Message(
+        "202", "understudy-bot", "Printer driver error 1603: run the installer as "
+        "administrator, see #1.\n<!-- understudy-draft:2:7 -->", "2024-01-20T10:00:00Z",
+        is_team=True))
+    workspace.store.upsert_thread(other)
+    # The ticket itself got a posted draft before the team's reply, linking thread #2.
+    later.messages.insert(1, Message(
+        "299", "understudy-bot", "Printer driver error 1603: see #2.\n"
+        "<!-- understudy-draft:3:8 -->", "2024-02-01T10:30:00Z", is_team=True))
+    workspace.store.upsert_thread(later)
+    workspace.settings.set("bot_account", "understudy-bot")
+    threads = {t.external_id: t for t in workspace.store.threads()}
+    again = Backtest(workspace).case(threads["acme/app#3"])
+    assert _outcome(again) == before
+    assert "1603" not in again.draft
+
+
+def test_a_thread_answered_only_by_a_posted_draft_is_not_backtested():
+    posted = make_thread(1, "t", "q", [("understudy-bot", "Try this.\n<!-- understudy-draft:1:1 "
+                                        "-->", True)])
+    posted.id = 1
+    assert select_threads([posted], Selection(limit=5)) == []

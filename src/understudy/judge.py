@@ -14,9 +14,14 @@ import math
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from typing import TYPE_CHECKING
+
 from .config import Settings
 from .errors import ConfigError, UsageError
 from .evidence import Evidence, link, related
+
+if TYPE_CHECKING:
+    from .workspace import Workspace
 
 CALIBRATION_FILE = "calibration.json"
 LOW_CONFIDENCE = ("abstain", "mark")  # what a generating backend does below the threshold
@@ -155,3 +160,22 @@ class Judge:
         return {"name": c.name, "source": c.source, "threshold": self.threshold,
                 "threshold_source": self.threshold_source, "map": [c.a, c.b],
                 "embedding_model": c.embedding_model, "fitted_at": c.fitted_at}
+
+
+def judge_in_force(workspace: Workspace) -> Judge:
+    """The workspace's judge, found without loading the embedding model (for `models`)."""
+    from .embeddings import DEFAULT_MODEL
+    from .train.registry import default_embedder_path
+
+    tuned = default_embedder_path(workspace.store)
+    name = Path(tuned).name if tuned else DEFAULT_MODEL
+    return Judge.for_workspace(workspace.home, workspace.settings, name)
+
+
+def describe_line(judge: Judge) -> str:
+    """One line saying which calibration decides when to abstain."""
+    c = judge.calibration
+    line = f"Confidence calibration: {c.name} ({c.source})"
+    if c.fitted_at:
+        line += f", fitted {c.fitted_at}"
+    return f"{line}; abstain below {judge.threshold:.2f} (threshold from {judge.threshold_source})"

@@ -78,9 +78,13 @@ def models_command(
     as_json: bool = typer.Option(False, "--json", help="Print the models as JSON."),
 ) -> None:
     """List registered models, which one each backend uses, and their held-out figures."""
+    from ..judge import describe_line, judge_in_force
     from ..store.training import models
 
-    _print_models(models(workspace(ctx).store), as_json)
+    ws = workspace(ctx)
+    _print_models(models(ws.store), as_json)
+    if not as_json:
+        typer.echo(describe_line(judge_in_force(ws)))
 
 
 def _figures(metrics: dict) -> str:
