@@ -13,7 +13,6 @@ import logging
 import math
 from dataclasses import asdict, dataclass
 from pathlib import Path
-
 from typing import TYPE_CHECKING
 
 from .config import Settings
