@@ -201,3 +201,20 @@ def test_the_workspace_calibration_is_used_and_reported(workspace, tmp_path):
     listed = runner.invoke(app, ["--home", str(workspace.home), "models"],
                            catch_exceptions=False)
     assert "abstain below 0.30 (threshold from settings" in listed.stdout
+
+
+def test_backends_depend_on_neither_the_answerer_nor_the_ranker_nor_the_workspace():
+    import ast
+    from pathlib import Path
+
+    import understudy.backends
+
+    forbidden = {"answer", "ranker", "workspace", "judge"}
+    for path in Path(understudy.backends.__file__).parent.glob("*.py"):
+        tree = ast.parse(path.read_text())
+        typing_only = {id(n) for node in ast.walk(tree) if isinstance(node, ast.If)
+                       and "TYPE_CHECKING" in ast.unparse(node.test) for n in ast.walk(node)}
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ImportFrom) and id(node) not in typing_only:
+                top = (node.module or "").split(".")[0]
+                assert not (node.level == 2 and top in forbidden), (path.name, node.module)

@@ -14,9 +14,10 @@ SETTINGS_FILE = "settings.json"
 
 DEFAULTS: dict[str, Any] = {
     "team": [],  # usernames that count as the team; empty = project members (Developer+)
-    "abstain_threshold": None,  # None = the calibrated default of the retrieval backend
+    "abstain_threshold": None,  # None = the threshold of the calibration in force (judge.py)
     "default_backend": "retrieval",
     "procedural_patterns": [],  # extra regexes for replies that are not answers
+    "bot_account": None,  # the account understudy posts as: its posts are never team replies
 }
 
 # Each secret and the environment variables that may hold it, in order of preference.

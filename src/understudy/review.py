@@ -8,7 +8,7 @@ import subprocess
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from prompt_toolkit import PromptSession
 from prompt_toolkit.completion import WordCompleter
@@ -23,6 +23,9 @@ from .records import Draft, Thread
 from .send import send_draft
 from .sources import resolve_ticket
 from .workspace import Workspace
+
+if TYPE_CHECKING:
+    from .answer import Answerer
 
 STATE_KEY = "review"
 QUESTION_CHARS = 2000  # longer questions are cut when shown; the full text stays in the store
@@ -71,7 +74,7 @@ class ReviewSession:
         self.session = session or PromptSession(completer=WordCompleter(command_words()))
         self.editor = editor
         self.backend = backend
-        self._answerer: Any = None
+        self._answerer: Answerer | None = None
         self.commands: dict[str, Callable[[list[str]], None]] = {
             "start": lambda args: self.start(),
             "next": lambda args: self.next(),
@@ -100,7 +103,7 @@ class ReviewSession:
         self.store.set_state(STATE_KEY, {**self.state, **changes})
 
     @property
-    def answerer(self) -> Any:
+    def answerer(self) -> Answerer:
         """The Answerer, created once so the model and index load once per loop."""
         if self._answerer is None:
             self._answerer = self.workspace.answerer(self.backend)

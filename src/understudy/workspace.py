@@ -4,10 +4,15 @@ from __future__ import annotations
 
 from functools import cached_property
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from .config import Settings, default_home
 from .errors import ConfigError
 from .store import Store
+
+if TYPE_CHECKING:
+    from .answer import Answerer
+    from .index import KnowledgeIndex
 
 DB_FILE = "understudy.db"
 
@@ -37,7 +42,7 @@ class Workspace:
         return Store(self.home / DB_FILE)
 
     @cached_property
-    def index(self):  # -> KnowledgeIndex; imported late so commands that need no model stay fast
+    def index(self) -> KnowledgeIndex:  # imported late: commands that need no model stay fast
         from .index import KnowledgeIndex
         from .train.registry import default_embedder_path
 
@@ -48,7 +53,8 @@ class Workspace:
 
         return KnowledgeIndex(self.store, get_embedder(tuned))
 
-    def answerer(self, backend: str | None = None):
+    def answerer(self, backend: str | None = None) -> Answerer:
+        """The answering pipeline with `backend` (the settings' default when None)."""
         from .answer import Answerer
 
         return Answerer(self, backend or self.settings.get("default_backend") or "retrieval")
