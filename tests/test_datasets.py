@@ -8,7 +8,7 @@ import pytest
 from factories import make_thread
 from typer.testing import CliRunner
 
-from understudy.answer import TOP_K, ticket_query
+from understudy.backends.openai import source_item
 from understudy.cli import app
 from understudy.datasets import (
     BuildOptions,
@@ -72,10 +72,14 @@ def test_each_substantive_team_reply_becomes_an_example(filled):
         assert [m["role"] for m in example.messages] == ["system", "user"]
         assert thread.title in example.messages[1]["content"]
         assert reply.body not in example.messages[1]["content"]  # only the thread so far
-        # Sources come only from threads that existed before the reply, never its own thread.
+        # Sources are single replies of threads that existed before the reply, never of its
+        # own thread, and written before it.
         for key in example.source["sources"]:
-            other = filled.store.get_thread(int(key.split(":")[1]))
+            assert key.startswith("reply:")
+            [(other, source)] = [(t, m) for t in filled.store.threads() for m in t.messages
+                                 if f"reply:{m.id}" == key]
             assert other.id != thread.id and other.created_at < reply.created_at
+            assert source.is_team and source.created_at < reply.created_at
     first = min(found, key=lambda e: e.source["at"])
     assert first.source["sources"] == []
     assert "Sources: none were found." in first.messages[1]["content"]
@@ -86,9 +90,8 @@ def test_training_prompt_is_byte_identical_to_the_answering_prompt(filled, opena
     example = max(examples(filled.store), key=lambda e: e.source["at"])
     thread = filled.store.get_thread(example.thread_id)
     position = next(n for n, m in enumerate(thread.messages) if m.id == example.message_id)
-    hits = filled.index.search(ticket_query(thread), k=TOP_K, before=example.source["at"],
-                               exclude_threads={thread.id})
-    items = [h.item for h in hits]
+    evidence = filled.answerer().prompt_evidence(thread, before=example.source["at"])
+    items = [source_item(e) for e in evidence]
     assert [i.key for i in items] == example.source["sources"] and items
     assert build_messages(thread, items, upto=position) == example.messages
     assert completion_prompt(example) == build_completion_prompt(thread, items, upto=position)

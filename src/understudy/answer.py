@@ -75,6 +75,11 @@ class Answerer:
         hits = retriever.search(query, TOP_K, exclude)
         return self.ranking.rank(thread, query, hits, retriever)
 
+    def prompt_evidence(self, thread: Thread, before: str | None = None) -> list[Evidence]:
+        """The evidence a backend is handed for `thread`, masked: what a prompt is built from,
+        for answering and for training alike."""
+        return _masked(self.evidence(thread, before)[:TOP_K])
+
     def draft(self, thread: Thread, before: str | None = None, save: bool = True,
               retriever: Retriever | None = None) -> Draft:
         """Draft an answer for `thread`; `before` limits knowledge to what existed earlier."""
@@ -83,10 +88,7 @@ class Answerer:
         if verdict.abstained:
             composed = Composition(verdict.text, used=ranked[:3], model=self.backend.model_name)
         else:
-            # Whatever a past reply or passage holds (tokens, keys, emails) is masked before a
-            # backend reads it, so no prompt and no draft carries it.
-            shown = [replace(e, text=mask_secrets(e.text)) for e in ranked[:TOP_K]]
-            composed = self.backend.compose(thread, shown)
+            composed = self.backend.compose(thread, _masked(ranked[:TOP_K]))
         draft = Draft(
             thread_id=thread.id or 0,
             text=safe_outgoing(composed.text),
@@ -107,6 +109,12 @@ class Answerer:
             self.workspace.store.save_draft(draft)
             self.workspace.store.log_review("drafted", thread.id, draft.id)
         return draft
+
+
+def _masked(evidence: list[Evidence]) -> list[Evidence]:
+    """Evidence with whatever a past reply or passage holds (tokens, keys, emails) masked, so
+    no prompt and no draft carries it."""
+    return [replace(e, text=mask_secrets(e.text)) for e in evidence]
 
 
 def _source(evidence: Evidence) -> SourceRef:

@@ -6,9 +6,10 @@ import re
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from weakref import WeakKeyDictionary
 
-from ..answer import TOP_K, ticket_query
-from ..backends.openai import DEFAULT_BUDGET
+from ..answer import Answerer
+from ..backends.openai import DEFAULT_BUDGET, source_item
 from ..errors import UsageError
 from ..jobs.examples import code_examples, synthetic_examples
 from ..llm import DEFAULT_OPENAI_MODEL
@@ -69,17 +70,25 @@ def thread_ref(thread: Thread) -> str:
     return f"{thread.source}:{thread.external_id}"
 
 
+# One answering pipeline per workspace while a build runs: its ranker is loaded once.
+_PIPELINES: WeakKeyDictionary[Workspace, Answerer] = WeakKeyDictionary()
+
+
+def _pipeline(workspace: Workspace) -> Answerer:
+    if workspace not in _PIPELINES:
+        _PIPELINES[workspace] = Answerer(workspace, "retrieval")
+    return _PIPELINES[workspace]
+
+
 def prompt_messages(
     workspace: Workspace, thread: Thread, upto: int, before: str, options: BuildOptions
 ) -> tuple[list[dict[str, str]], list[str]]:
-    """The chat prompt for the reply at position `upto`: the thread so far and the sources
-    the answerer would have retrieved from what existed `before`, built by build_messages."""
+    """The chat prompt for the reply at position `upto`: the thread so far and the evidence
+    the answerer would have been handed from what existed `before`, built by build_messages."""
     items = []
     if options.sources:
-        exclude = {thread.id} if thread.id is not None else None
-        hits = workspace.index.search(ticket_query(thread), k=TOP_K, before=before or None,
-                                      exclude_threads=exclude)
-        items = [h.item for h in hits]
+        items = [source_item(e) for e in _pipeline(workspace).prompt_evidence(thread,
+                                                                             before or None)]
     messages = build_messages(thread, items, upto=upto, budget=options.budget,
                               model=options.model)
     masked = [{**m, "content": mask_secrets(m["content"])} for m in messages]
