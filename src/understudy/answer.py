@@ -43,13 +43,29 @@ class Answerer:
         patterns = workspace.settings.get("procedural_patterns") or []
         self.index.extra_patterns = patterns
         self.retriever: Retriever = retriever or IndexRetriever(self.index, workspace.store)
-        self.judge = judge or Judge.for_workspace(workspace.home, workspace.settings,
-                                                  self.index.embedder.name)
-        self.ranking = ranking or Ranking(load_ranker(workspace), lambda: encoder(workspace),
-                                          patterns, bot_accounts(
-                                              workspace.settings.get("bot_account")))
+        self._judge = judge
+        self._ranking = ranking
         if model:
             self.use_model(model)
+
+    @property
+    def judge(self) -> Judge:
+        """The judge in force: the one handed in, else the workspace's calibration and
+        settings as they are now (a changed threshold applies to the next draft)."""
+        if self._judge is not None:
+            return self._judge
+        return Judge.for_workspace(self.workspace.home, self.workspace.settings,
+                                   self.index.embedder.name)
+
+    @property
+    def ranking(self) -> Ranking:
+        """The ranking stage: the workspace's trained ranker, else the default weighting."""
+        if self._ranking is None:
+            ws = self.workspace
+            self._ranking = Ranking(load_ranker(ws), lambda: encoder(ws),
+                                    self.index.extra_patterns,
+                                    bot_accounts(ws.settings.get("bot_account")))
+        return self._ranking
 
     def use_model(self, model: str) -> None:
         """Have a generating backend answer with `model` (a name, or a folder for local)."""
@@ -84,7 +100,8 @@ class Answerer:
               retriever: Retriever | None = None) -> Draft:
         """Draft an answer for `thread`; `before` limits knowledge to what existed earlier."""
         ranked = self.evidence(thread, before, retriever)
-        verdict = self.judge.before_compose(ranked, self.backend.generates)
+        judge = self.judge
+        verdict = judge.before_compose(ranked, self.backend.generates)
         if verdict.abstained:
             composed = Composition(verdict.text, used=ranked[:3], model=self.backend.model_name)
         else:
@@ -104,7 +121,7 @@ class Answerer:
             draft.model = f"{draft.model}+ranker"
         if verdict.uncertain and not composed.declined:
             draft.error = (f"uncertain: retrieval confidence {verdict.confidence:.2f} is below "
-                           f"{self.threshold:.2f}; check the answer against its sources")
+                           f"{judge.threshold:.2f}; check the answer against its sources")
         if save and thread.id is not None:
             self.workspace.store.save_draft(draft)
             self.workspace.store.log_review("drafted", thread.id, draft.id)
