@@ -34,7 +34,10 @@ class SecretRule:
 
 
 _PLACEHOLDER_VALUE = re.compile(
-    r"^(?:[$<{%\[(*]|\.\.\.|x{3,}$|null$|none$|nil$|true$|false$|undefined$|required$"
+    # variables and templates (`${DB_PASS}`, `<your-token>`, `{{ secret }}`, `%(pw)s`, `%PW%`,
+    # `(none)`, `****`), not a password that merely starts with one of those characters
+    r"^(?:\$[{(]?[A-Za-z_]|<[^>\s]*+>?$|<[A-Za-z_-]|\{|%\([A-Za-z_]\w*+\)[sd]$|%[A-Za-z_]\w*+%$"
+    r"|\[|\([A-Za-z _-]*+\)?$|\*++$|\.\.\.|x{3,}$|null$|none$|nil$|true$|false$|undefined$|required$"
     r"|optional$|string$|yes$|no$|redacted$|hidden$|masked$|secret$|password$|token$"
     r"|your[_-]|my[_-]|example|placeholder|env\b|os\.|process\.|settings\.|config\.|self\.)",
     re.I,
@@ -107,7 +110,7 @@ def _cli_password_ok(match: re.Match[str]) -> bool:
 
 
 def _not_redacted(match: re.Match[str]) -> bool:
-    return not match.group("secret").startswith("[REDACTED")
+    return "[REDACTED:" not in match.group(0)
 
 
 # A key is found by its keyword (sre scans fast for a pattern's first characters); the rest
