@@ -152,8 +152,9 @@ KINDS: dict[str, Callable[[random.Random], tuple[str, str]]] = {
     "basic_auth_header": _with("Authorization: Basic {}", lambda r: base64.b64encode(
         f"admin:{_password(r)}".encode()).decode()),
     "email": _with("Contact me at {} for access.",
-                   lambda r: f"{_s(r, string.ascii_lowercase, 6)}.{_s(r, string.ascii_lowercase, 5)}"
-                   f"@{_s(r, string.ascii_lowercase, 7)}.example.org"),
+                   lambda r: f"{_s(r, string.ascii_lowercase, 6)}."
+                   f"{_s(r, string.ascii_lowercase, 5)}@{_s(r, string.ascii_lowercase, 7)}"
+                   ".example.org"),
     "mysql_p": _with("mysql -h db -u root -p{} shop", _password),
     "mysql_password_option": _with("mysqldump --user=app --password={} shop", _password),
     "azure_storage_key": _with("DefaultEndpointsProtocol=https;AccountName=acme;AccountKey={};"
@@ -167,8 +168,7 @@ KINDS: dict[str, Callable[[random.Random], tuple[str, str]]] = {
     "yaml_password": _with('  password: "{}"', _password),
     "phone_international": _with("call me on {} tomorrow", lambda r:
                                  f"+44 20 7946 {_s(r, string.digits, 4)}"),
-    "phone_national": _with("my number is ({}) {}-{}".replace("({}) {}-{}", "{}"), lambda r:
-                            f"(415) 555-{_s(r, string.digits, 4)}"),
+    "phone_national": _with("my number is {}", lambda r: f"(415) 555-{_s(r, string.digits, 4)}"),
     "card_number": _with("charged card {} twice", card),
     "iban": _with("refund to IBAN {} please", iban),
     "huggingface_token": _with("HF_TOKEN={}", lambda r: "hf_" + _mixed(r, 34)),

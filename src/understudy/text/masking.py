@@ -36,9 +36,9 @@ class SecretRule:
 _PLACEHOLDER_VALUE = re.compile(
     # variables and templates (`${DB_PASS}`, `<your-token>`, `{{ secret }}`, `%(pw)s`, `%PW%`,
     # `(none)`, `****`), not a password that merely starts with one of those characters
-    r"^(?:\$[{(]?[A-Za-z_]|<[^>\s]*+>?$|<[A-Za-z_-]|\{|%\([A-Za-z_]\w*+\)[sd]$|%[A-Za-z_]\w*+%$"
-    r"|\[|\([A-Za-z _-]*+\)?$|\*++$|\.\.\.|x{3,}$|null$|none$|nil$|true$|false$|undefined$|required$"
-    r"|optional$|string$|yes$|no$|redacted$|hidden$|masked$|secret$|password$|token$"
+    r"^(?:\$[{(]?[A-Za-z_]|<[^>\s]*+>?$|<[A-Za-z_-]|\{|%\([A-Za-z_]|%[A-Za-z_]\w*+%$"
+    r"|\[|\([A-Za-z _-]*+\)?$|\*++$|\.\.\.|x{3,}$|null$|none$|nil$|true$|false$|undefined$"
+    r"|required$|optional$|string$|yes$|no$|redacted$|hidden$|masked$|secret$|password$|token$"
     r"|your[_-]|my[_-]|example|placeholder|env\b|os\.|process\.|settings\.|config\.|self\.)",
     re.I,
 )
@@ -245,18 +245,18 @@ _RULES: list[tuple[str, tuple[str, ...], str, int, str | int, Check | None]] = [
      r"(?![A-Za-z0-9])", 0, 0, iban_ok),
     ("card_number", ("",),
      # printed as one run, in fours, or as American Express prints it (4-6-5)
-     r"[2-6](?<![\w.+/:-].)(?:\d{12,18}+|\d{3}(?P<cs>[ -])\d{4}(?P=cs)\d{4}(?P=cs)\d{1,4}+"
-     r"(?:(?P=cs)\d{1,3}+)?|(?<=3)[47]\d\d(?P<as>[ -])\d{6}(?P=as)\d{4,5}+)"
+     r"[2-6](?<![\w.+/:-].)(?<!\d[ -].)(?:\d{12,18}+|\d{3}(?P<cs>[ -])\d{4}(?P=cs)\d{4}(?P=cs)\d{4}"
+     r"(?:(?P=cs)\d{3})?+|(?<=3)[47]\d\d(?P<as>[ -])\d{6}(?P=as)\d{4,5}+)"
      r"(?![\w]|[.,:/-]\d)", 0, 0, card_ok),
     ("phone", ("+",),
      r"\+(?<![\w+].)[1-9]\d{0,3}+(?:[ .-]?\(\d{1,4}+\)[ .-]?|[ .-])?\d{1,14}+"
      r"(?:(?:[ .-]?\(\d{1,4}+\)[ .-]?|[ .-])\d{1,14}+)*+" + _NO_MORE_DIGITS, 0, 0, phone_ok),
     ("phone", ("",),
-     r"[(2-9](?<![\w.+/:@#=-].)(?:(?<=\()\d{3}\)[ ]?\d{3}[ .-]\d{4}"
+     r"[(2-9](?<![\w.+/:@#=-].)(?<!\d[ /.-].)(?:(?<=\()\d{3}\)[ ]?\d{3}[ .-]\d{4}"
      r"|(?<=[2-9])\d{2}(?P<sep>[ .-])[2-9]\d{2}(?P=sep)\d{4})" + _NO_MORE_DIGITS, 0, 0, phone_ok),
     ("phone", ("",),
-     r"0(?<![\w.+/:@#=-].)[1-9]\d{0,3}+(?:[ /-]\d{2,8}+){1,4}+" + _NO_MORE_DIGITS, 0, 0,
-     phone_ok),
+     r"0(?<![\w.+/:@#=-].)(?<!\d[ /.-].)[1-9]\d{0,3}+(?:[ /-]\d{2,8}+){1,4}+" + _NO_MORE_DIGITS,
+     0, 0, phone_ok),
 ]
 
 SECRET_RULES: tuple[SecretRule, ...] = tuple(

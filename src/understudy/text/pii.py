@@ -12,10 +12,15 @@ IBAN_LENGTHS = {
     "MT": 31, "NL": 18, "NO": 15, "PL": 28, "PT": 25, "RO": 24, "SA": 24, "SE": 24, "SI": 19,
     "SK": 24, "SM": 27, "TR": 26, "UA": 29,
 }
-_CARD_PREFIX = re.compile(
-    r"4|5[1-5]|2(?:2[2-9]|[3-6]\d|7[01]|720)|3[47]|3(?:0[0-5]|[689])|6(?:011|5|4[4-9])|35"
+# (prefix, lengths) of the card networks: Visa, Mastercard, American Express, Diners, Discover,
+# JCB, UnionPay.
+_CARD_NETWORKS = (
+    (re.compile(r"4"), (13, 16, 19)),
+    (re.compile(r"5[1-5]|2(?:2[2-9]|[3-6]\d|7[01]|720)"), (16,)),
+    (re.compile(r"3[47]"), (15,)),
+    (re.compile(r"3(?:0[0-5]|[689])"), (14, 16, 19)),
+    (re.compile(r"6(?:011|5|4[4-9])|35|62"), (16, 17, 18, 19)),
 )
-_CARD_GROUPS = re.compile(r"[ -]")
 _AWS_CONTEXT = re.compile(r"aws|akia|asia|secret", re.I)
 _NOT_DIGIT = re.compile(r"\D")
 
@@ -32,12 +37,13 @@ def luhn_ok(digits: str) -> bool:
 
 
 def card_ok(match: re.Match[str]) -> bool:
-    """A payment card number: 13-19 digits, grouped as printed (or not at all), a card
-    network's prefix, and the Luhn checksum."""
+    """A payment card number: a card network's prefix and length, and the Luhn checksum (the
+    pattern admits only the groupings cards are printed in)."""
     digits = _NOT_DIGIT.sub("", match.group(0))
     if not 13 <= len(digits) <= 19 or len(set(digits)) == 1:
         return False
-    return bool(_CARD_PREFIX.match(digits)) and luhn_ok(digits)
+    return any(prefix.match(digits) and len(digits) in lengths
+               for prefix, lengths in _CARD_NETWORKS) and luhn_ok(digits)
 
 
 def iban_ok(match: re.Match[str]) -> bool:
