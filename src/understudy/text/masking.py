@@ -54,7 +54,7 @@ _SPACE = re.compile(r"\s")
 def _assignment_ok(match: re.Match[str]) -> bool:
     """Whether a `key = value` match holds a real value rather than code or a placeholder."""
     value, quoted = match.group("secret"), match.group("quote")
-    if len(value) < 3 or _PLACEHOLDER_VALUE.match(value):
+    if len(value) < 3 or _PLACEHOLDER_VALUE.match(value) or _in_label(match):
         return False
     if quoted or "=" in match.group("op"):
         key = _whole_key(match).lower().strip("'\"[]-")
@@ -64,6 +64,14 @@ def _assignment_ok(match: re.Match[str]) -> bool:
     rest = match.string[match.end():match.end() + 2]
     ends_value = rest[:1] in ("", "\n", ",", ";", "}", ")") or rest.startswith(("\r", " #"))
     return ends_value or bool(_HAS_DIGIT.search(value) and _HAS_LETTER.search(value))
+
+
+def _in_label(match: re.Match[str]) -> bool:
+    """Whether the key is the kind in a mask's own label (`[REDACTED:private_key]: ...`)."""
+    text, start = match.string, match.start("key")
+    before = text[max(0, start - 30):start]
+    label = before.rfind(_REDACTED)
+    return label >= 0 and "]" not in before[label:]
 
 
 def _whole_key(match: re.Match[str]) -> str:
