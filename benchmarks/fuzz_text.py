@@ -51,6 +51,8 @@ class Tally:
         self.name, self.cases, self.crashes, self.slow = name, 0, 0, 0
         self.slowest, self.not_idempotent, self.leaked = 0.0, 0, 0
         self.first_crash: str | None = None
+        self.first_slow: str | None = None
+        self.first_leak: str | None = None
 
     def run(self, target: Callable[[str], str], text: str) -> str | None:
         self.cases += 1
@@ -63,7 +65,9 @@ class Tally:
             return None
         took = time.perf_counter() - started
         self.slowest = max(self.slowest, took)
-        self.slow += took > SLOW
+        if took > SLOW:
+            self.slow += 1
+            self.first_slow = self.first_slow or f"{took:.1f} s on {len(text)} chars {text[:80]!r}"
         return out
 
     def row(self) -> str:
@@ -87,7 +91,9 @@ def fuzz(cases: int, seed_value: int) -> list[Tally]:
         cut = rng.randint(0, len(text))
         out = tally.run(mask_secrets, f"{text[:cut]}\n{snippet}\n{text[cut:]}")
         if out is not None:
-            tally.leaked += secret in out
+            if secret in out:
+                tally.leaked += 1
+                tally.first_leak = tally.first_leak or f"{kind} in {out[:300]!r}"
             tally.not_idempotent += mask_secrets(out) != out
 
     @seed(seed_value)
@@ -122,8 +128,10 @@ def main() -> None:
     for tally in tallies:
         print(tally.row())
     for tally in tallies:
-        if tally.first_crash:
-            print(f"first crash of {tally.name}: {tally.first_crash}")
+        for what, example in (("crash", tally.first_crash), ("slow case", tally.first_slow),
+                              ("secret left", tally.first_leak)):
+            if example:
+                print(f"first {what} of {tally.name}: {example}")
 
 
 if __name__ == "__main__":

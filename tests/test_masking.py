@@ -78,6 +78,9 @@ HOSTILE = {
     "phone numbers": "+49 30 1234 ",
     "emails": "a@b.",
     "mysql": "mysql -p",
+    "token prefixes": "sk-",
+    "jwt prefixes": "eyJ",
+    "url schemes": "a.a://u:",
 }
 
 

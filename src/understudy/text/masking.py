@@ -117,6 +117,13 @@ def _cli_password_ok(match: re.Match[str]) -> bool:
     return len(value) >= 3 and not _PLACEHOLDER_VALUE.match(value)
 
 
+def _has_digit(match: re.Match[str]) -> bool:
+    """A token with a digit in it: `sk-learn-style` and `Bearer authentication` are words.
+
+    Checked here rather than by a lookahead, which would rescan a long run from every start."""
+    return bool(_HAS_DIGIT.search(match.group(match.lastindex or 0)))
+
+
 def _not_redacted(match: re.Match[str]) -> bool:
     return "[REDACTED:" not in match.group(0)
 
@@ -135,20 +142,21 @@ _SECRET_NEEDLES = ("secret", "token", "key")
 def _assignment(key: str) -> str:
     """A `key = value`, `key: value`, `"key": "value"` or escaped `\\"key\\": \\"value\\"`
     assignment, the value as `secret`."""
-    return (rf"(?P<key>{key})(?P<op>(?:\\{{0,2}}['\"]|\]){{0,3}}[ \t]*+(?:=>|:=|=|:)[ \t]*+)"
-            r"(?P<quote>\\{0,2}['\"])?"
-            r"(?P<secret>(?(quote)(?:[^'\"\\\n]|\\(?![\\'\"]))++|[^\s'\",;}\)&\\]++))"
-            r"(?(quote)(?:\\{0,2}['\"])?)")
+    return (rf"(?P<key>{key})(?P<op>(?:\\{{0,3}}['\"]|\]){{0,3}}[ \t]*+(?:=>|:=|=|:)[ \t]*+)"
+            r"(?P<quote>\\{0,3}['\"])?"
+            r"(?P<secret>(?(quote)(?:[^'\"\\\n]|\\++(?!['\"]))++|[^\s'\",;}\)&\\]++))"
+            r"(?(quote)(?:\\{0,3}['\"])?)")
 
 
-_PEM_BREAK = r"(?:\r?\n|\\r?\\n)"
+# a line break, or one escaped in a string literal (once or twice: JSON inside Python code)
+_PEM_BREAK = r"(?:\r?\n|\\{1,3}(?:r\\{1,3})?n)"
 _PRIVATE_KEY = (
     r"-----BEGIN (?P<label>[A-Z0-9 ]{0,40}PRIVATE KEY(?: BLOCK)?)-----(?:"
     # the key on one line, its lines joined by spaces
     r"[ \t]++[A-Za-z0-9+/= \t]*+-----END [A-Z0-9 ]{0,40}PRIVATE KEY(?: BLOCK)?-----"
     # or line by line (real or escaped line breaks): base64, headers, one blank line at most
     rf"|(?:{_PEM_BREAK}(?:[ \t]*+{_PEM_BREAK})?(?:[A-Za-z0-9+/=]++|[A-Za-z-]++: [^\n\\]*+)"
-    rf"(?=\r?\n|\\[rn]|$|[\"'`]))*+(?:{_PEM_BREAK}-----END [A-Z0-9 ]{{0,40}}PRIVATE KEY"
+    rf"(?=\r?\n|\\|$|[\"'`]))*+(?:{_PEM_BREAK}-----END [A-Z0-9 ]{{0,40}}PRIVATE KEY"
     r"(?: BLOCK)?-----)?)"
 )
 _B = "\x00"  # marks a rule whose match starts a word (no [\w-] before it): see not_after
@@ -168,7 +176,7 @@ _RULES: list[tuple[str, tuple[str, ...], str, int, str | int, Check | None]] = [
      _B + r"(?:gh[pousr]_[A-Za-z0-9]{36,}+|github_pat_[A-Za-z0-9_]{22,}+)", 0, 0, None),
     ("anthropic_key", ("sk-ant-",), _B + r"sk-ant-[A-Za-z0-9_-]{20,}+", 0, 0, None),
     ("openai_key", ("sk-",),
-     _B + r"sk-(?:proj-|svcacct-|admin-)?(?=[A-Za-z0-9_-]*\d)[A-Za-z0-9_-]{20,}+", 0, 0, None),
+     _B + r"sk-(?:proj-|svcacct-|admin-)?[A-Za-z0-9_-]{20,}+", 0, 0, _has_digit),
     ("stripe_key", ("_live_", "_test_", "whsec_"),
      _B + r"(?:(?:sk|rk)_(?:live|test)_[A-Za-z0-9]{16,}+|whsec_[A-Za-z0-9]{24,}+)", 0, 0, None),
     ("slack_webhook", ("hooks.slack.com",),
@@ -198,8 +206,8 @@ _RULES: list[tuple[str, tuple[str, ...], str, int, str | int, Check | None]] = [
     ("npm_token", ("npm_",), _B + r"npm_[A-Za-z0-9]{36}" + _E, 0, 0, None),
     ("pypi_token", ("pypi-",), _B + r"pypi-AgE[A-Za-z0-9_-]{50,}+", 0, 0, None),
     ("docker_token", ("dckr_",), _B + r"dckr_(?:pat|oat)_[\w-]{20,}+", 0, 0, None),
-    ("docker_auth", ('"auth"', '\\"auth\\"'),
-     r"\\?\"auth\\?\"[ \t]*+:[ \t]*+\\?\"(?P<secret>[A-Za-z0-9+/]{8,}+={0,2})\\?\"",
+    ("docker_auth", ('auth',),
+     r"\\{0,3}\"auth\\{0,3}\"[ \t]*+:[ \t]*+\\{0,3}\"(?P<secret>[A-Za-z0-9+/]{8,}+={0,2})\\{0,3}\"",
      0, "secret", None),
     ("sendgrid_key", ("sg.",), _B + r"SG\.[\w-]{22}\.[\w-]{43}" + _E, 0, 0, None),
     ("twilio_key", ("ac", "sk"), r"(?<![\w-])(?:AC|SK)[0-9a-f]{32}" + _E, 0, 0, None),
@@ -225,17 +233,16 @@ _RULES: list[tuple[str, tuple[str, ...], str, int, str | int, Check | None]] = [
     ("newrelic_key", ("nrak-",), _B + r"NRAK-[A-Z0-9]{27}" + _E, 0, 0, None),
     ("pulumi_token", ("pul-",), _B + r"pul-[a-f0-9]{40}" + _E, 0, 0, None),
     ("jwt", ("eyj",),
-     _B + r"eyJ[A-Za-z0-9_-]{8,}+\.eyJ[A-Za-z0-9_-]{8,}+\.[A-Za-z0-9_-]*+", 0, 0, None),
+     r"eyJ(?<![\w-]eyJ)[A-Za-z0-9_-]{8,}+\.eyJ[A-Za-z0-9_-]{8,}+\.[A-Za-z0-9_-]*+", 0, 0, None),
     # a header names the scheme, so the credential needs no digit; a bare `Bearer` in prose does
     ("bearer", ("authorization",),
      _B + r"[Aa](?i:uthorization)\\?['\"]?[ \t]*+[:=][ \t]*+\\?['\"]?[ \t]*+"
      r"(?:Bearer|Basic|Token|token|Bot|Digest|bearer|basic)[ \t]++"
      r"(?P<secret>[A-Za-z0-9._~+/-]{8,}+=*+)", 0, "secret", None),
     ("bearer", ("bearer",),
-     _B + r"Bearer[ \t]++(?P<secret>(?=[A-Za-z0-9._~+/-]*\d)[A-Za-z0-9._~+/-]{8,}+=*+)",
-     0, "secret", None),
+     _B + r"Bearer[ \t]++(?P<secret>[A-Za-z0-9._~+/-]{8,}+=*+)", 0, "secret", _has_digit),
     ("url_password", ("://",),
-     r"\b[a-zA-Z][a-zA-Z0-9+.-]*+://[^\s:/@]*+:(?P<secret>[^\s@/]++)@(?=[\w\[])",
+     r"\b[a-zA-Z][a-zA-Z0-9+.-]{0,30}+://[^\s:/@]*+:(?P<secret>[^\s@/]++)@(?=[\w\[])",
      0, "secret", _not_redacted),
     ("password", ("-p", "-a"),
      r"(?<!\S)(?P<flag>-p|-a)(?P<gap>[ \t]*+)"
@@ -315,7 +322,7 @@ def mask_secrets(text: str) -> str:
 
 
 # Credentials a URL carries: its user information, and query parameters that hold a secret.
-_URL_USERINFO = re.compile(r"(?P<scheme>\b[a-zA-Z][a-zA-Z0-9+.-]*+://)(?P<info>[^\s/@?#]++)@")
+_URL_USERINFO = re.compile(r"(?P<scheme>\b[a-zA-Z][a-zA-Z0-9+.-]{0,30}+://)(?P<info>[^\s/@?#]++)@")
 _URL_TOKEN_PARAM = re.compile(
     r"(?P<name>[?&;](?:private[_-]?token|access[_-]?token|refresh[_-]?token|id[_-]?token|token"
     r"|api[_-]?key|apikey|key|sig|signature|secret|client[_-]?secret|password|passwd|auth"
