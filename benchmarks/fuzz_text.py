@@ -1,20 +1,26 @@
 """Property-based fuzzing of the text functions every ticket and draft passes through.
 
-Usage: PYTHONPATH=src python3 benchmarks/fuzz_text.py [--cases 2000] [--seed 0]
+Usage: PYTHONPATH=src python3 benchmarks/fuzz_text.py [--cases 2000] [--seed 0] [--hostile-only]
 
 For each target (mask_secrets, safe_outgoing, markdown_to_text) hypothesis generates `--cases`
 texts of up to ~20 KB: arbitrary Unicode, hostile pieces (PEM headers, `password: "`, quick
 actions, unclosed tags, digit runs) and mixes of both, with fake secrets of every kind planted.
 Reported per target: cases, crashes, cases over 1 s, the slowest case, and for masking the
 cases that were not idempotent or left a planted secret. Nothing stops at the first failure.
+
+Then hostile inputs of 56 KB and 1 MB (repeated PEM headers, unclosed tags, `password: "`,
+digit runs, ...) are timed through mask_secrets and make_inert, and, where it is given
+(`--baseline REV`, default main), through the mask_secrets of that git revision at 56 KB.
 """
 
 from __future__ import annotations
 
 import argparse
 import random
+import subprocess
 import sys
 import time
+import types
 from collections.abc import Callable
 from pathlib import Path
 
@@ -26,7 +32,23 @@ from fake_secrets import KINDS  # noqa: E402
 
 from understudy.text import markdown_to_text  # noqa: E402
 from understudy.text.masking import mask_secrets  # noqa: E402
-from understudy.text.outgoing import safe_outgoing  # noqa: E402
+from understudy.text.outgoing import make_inert, safe_outgoing  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+HOSTILE = {
+    "PEM headers": "-----BEGIN RSA PRIVATE KEY-----\n",
+    "PEM headers, one line": "-----BEGIN RSA PRIVATE KEY-----",
+    "unclosed `<a `": "<a ",
+    "`password: \"`": 'password: "',
+    "escaped JSON keys": '\\"token\\": \\"',
+    "spaced digits": "4 ",
+    "phone numbers": "+49 30 1234 ",
+    "`sk-` prefixes": "sk-",
+    "`eyJ` prefixes": "eyJ",
+    "`mysql -p`": "mysql -p",
+    "`![` images": "![",
+    "quick actions": "/close\n",
+}
 
 SLOW = 1.0
 PIECES = [
@@ -117,11 +139,49 @@ def fuzz(cases: int, seed_value: int) -> list[Tally]:
     return list(tallies.values())
 
 
+def baseline(revision: str) -> Callable[[str], str] | None:
+    """mask_secrets as it was at a git revision, or None when git cannot show it."""
+    try:
+        source = subprocess.run(["git", "show", f"{revision}:src/understudy/text/masking.py"],
+                                cwd=ROOT, capture_output=True, text=True, check=True).stdout
+    except (OSError, subprocess.CalledProcessError):
+        return None
+    module = types.ModuleType("baseline_masking")
+    try:
+        exec(compile(source, "baseline_masking.py", "exec"), module.__dict__)  # noqa: S102
+    except Exception:  # noqa: BLE001 - a revision whose masking needs other modules
+        return None
+    return module.mask_secrets
+
+
+def timed(function: Callable[[str], str], text: str) -> float:
+    started = time.perf_counter()
+    function(text)
+    return time.perf_counter() - started
+
+
+def hostile(revision: str) -> None:
+    old = baseline(revision)
+    print(f"\n| hostile input | mask_secrets 56 KB | {revision}'s mask_secrets 56 KB | "
+          "mask_secrets 1 MB | make_inert 1 MB |")
+    print("| --- | --- | --- | --- | --- |")
+    for name, unit in HOSTILE.items():
+        small, large = unit * (56_000 // len(unit)), unit * (1_000_000 // len(unit))
+        before = f"{timed(old, small):.2f} s" if old else "-"
+        print(f"| {name} | {timed(mask_secrets, small):.3f} s | {before} | "
+              f"{timed(mask_secrets, large):.2f} s | {timed(make_inert, large):.2f} s |")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--cases", type=int, default=2000)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--baseline", default="main", help="git revision to compare with")
+    parser.add_argument("--hostile-only", action="store_true", help="skip the fuzzing")
     args = parser.parse_args()
+    if args.hostile_only:
+        hostile(args.baseline)
+        return
     tallies = fuzz(args.cases, args.seed)
     print("| target | cases | crashes | over 1 s | slowest | not idempotent | secret left |")
     print("| --- | --- | --- | --- | --- | --- | --- |")
@@ -132,6 +192,7 @@ def main() -> None:
                               ("secret left", tally.first_leak)):
             if example:
                 print(f"first {what} of {tally.name}: {example}")
+    hostile(args.baseline)
 
 
 if __name__ == "__main__":

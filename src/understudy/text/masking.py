@@ -49,6 +49,7 @@ _HAS_DIGIT = re.compile(r"\d")
 _HAS_LETTER = re.compile(r"[A-Za-z]")
 _SSH_REMOTE = re.compile(r":[^\s]")
 _SPACE = re.compile(r"\s")
+_LABEL_KIND = re.compile(r"[a-z_]*")
 
 
 def _assignment_ok(match: re.Match[str]) -> bool:
@@ -71,7 +72,7 @@ def _in_label(match: re.Match[str]) -> bool:
     text, start = match.string, match.start("key")
     before = text[max(0, start - 30):start]
     label = before.rfind(_REDACTED)
-    return label >= 0 and "]" not in before[label:]
+    return label >= 0 and _LABEL_KIND.fullmatch(before, label + len(_REDACTED)) is not None
 
 
 def _whole_key(match: re.Match[str]) -> str:
@@ -125,7 +126,7 @@ def _has_digit(match: re.Match[str]) -> bool:
 
 
 def _not_redacted(match: re.Match[str]) -> bool:
-    return "[REDACTED:" not in match.group(0)
+    return "[REDACTED" not in match.group(0)
 
 
 # A key is found by its keyword (sre scans fast for a pattern's first characters); the rest
