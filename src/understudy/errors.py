@@ -2,9 +2,21 @@
 
 
 class UnderstudyError(Exception):
-    """Root of every error understudy raises on purpose; printed as one line."""
+    """Root of every error understudy raises on purpose; printed as one line.
+
+    The message is cleaned when the error is made: credentials in URLs (a GITLAB_URL or git URL
+    with `user:token@`, a `private_token=` parameter) and secrets are redacted, so no log, API
+    answer or terminal shows them, whoever raised the error.
+    """
 
     exit_code = 1
+
+    def __init__(self, *args: object) -> None:
+        if args and isinstance(args[0], str):
+            from .text.masking import redact_message  # text imports errors: import when used
+
+            args = (redact_message(args[0]), *args[1:])
+        super().__init__(*args)
 
 
 class UsageError(UnderstudyError):

@@ -6,10 +6,12 @@ import os
 import sys
 from pathlib import Path
 
+import click
 import typer
 from typer.core import TyperGroup
 
 from ..errors import UnderstudyError
+from ..text.masking import redact_message
 from ..workspace import Workspace
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -18,14 +20,19 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 
 class _Group(TyperGroup):
-    """Turns every UnderstudyError into one line on stderr and its exit code."""
+    """Turns every UnderstudyError into one line on stderr and its exit code, credentials in
+    URLs and secrets redacted (again: an error may have been given its text after it was made)."""
 
     def invoke(self, ctx: typer.Context):
         try:
             return super().invoke(ctx)
         except UnderstudyError as exc:
-            typer.secho(f"Error: {exc}", fg="red", err=True)
+            typer.secho(f"Error: {redact_message(str(exc))}", fg="red", err=True)
             raise typer.Exit(exc.exit_code) from None
+        except click.UsageError as exc:
+            # a bad argument is echoed by click: `answer https://user:token@host/...`
+            exc.message = redact_message(exc.message)
+            raise
 
 
 app = typer.Typer(

@@ -37,5 +37,6 @@ def client_for(workspace: Workspace, engine: str = "openai", model: str | None =
                 "No local model: pass --model FOLDER or set \"local_model\" in settings.json"
             )
         local = LocalEngine(path, adapter=settings.get("local_adapter"))
+        local.mask_requests = settings.get("mask_for_local_models") is not False
         return Client(workspace.store, local, local.model_name, settings.get("prices"))
     raise UsageError(f"Unknown model engine '{engine}': use openai or local")

@@ -59,7 +59,9 @@ class Engine(ABC):
     """Something that generates text for a model: an HTTP API or a model in this process."""
 
     name: str = ""
-    third_party = False  # True when requests leave this machine: secrets are masked first
+    # Secrets and personal data are masked out of every request, wherever the model runs; only
+    # the `mask_for_local_models: false` setting turns this off, for a model on this machine.
+    mask_requests = True
 
     @property
     def identity(self) -> str:
@@ -88,7 +90,9 @@ def request_hash(identity: str, request: dict[str, Any]) -> str:
     return hashlib.sha256(raw.encode()).hexdigest()
 
 
-def _masked(messages: list[dict[str, str]] | None, prompt: str | None):
+def _masked(
+    messages: list[dict[str, str]] | None, prompt: str | None,
+) -> tuple[list[dict[str, str]] | None, str | None]:
     if messages is not None:
         messages = [{**m, "content": mask_secrets(m["content"])} for m in messages]
     return messages, (mask_secrets(prompt) if prompt is not None else None)
@@ -141,7 +145,7 @@ class Client:
         model = opts.model or self.model
         if not model:
             raise UsageError("No model chosen: pass --model M or set \"model\" in settings.json")
-        if self.engine.third_party:
+        if self.engine.mask_requests:
             messages, prompt = _masked(messages, prompt)
         request: dict[str, Any] = {"model": model, **opts.api_arguments()}
         if messages is not None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import email.utils
+import ipaddress
 import time
 from typing import Any
 from urllib.parse import urlparse
@@ -12,6 +13,7 @@ import openai
 from ..config import Settings
 from ..errors import ConfigError, UnderstudyError, UsageError
 from ..text import count_tokens
+from ..text.masking import redact_url_credentials
 from .client import Engine, Generated, Transient
 from .options import Options
 
@@ -63,8 +65,11 @@ class OpenAIEngine(Engine):
         self.settings = settings
         self.base_url = settings.secret("openai_base_url")
         key = settings.secret("openai_api_key")
-        own_server = bool(self.base_url) and urlparse(self.base_url).hostname != OPENAI_HOST
-        self.third_party = not _local(self.base_url)  # secrets are masked before leaving
+        own_server = bool(self.base_url) and _host(self.base_url) != OPENAI_HOST
+        # a host name says nothing about who reads a request (`gpu.local` is another machine),
+        # so only a loopback server may be exempted, and only by the setting
+        self.mask_requests = not (_loopback(self.base_url)
+                                  and settings.get("mask_for_local_models") is False)
         if not key:
             if not own_server:
                 raise ConfigError(
@@ -82,7 +87,8 @@ class OpenAIEngine(Engine):
 
     @property
     def where(self) -> str:
-        return self.base_url or f"https://{OPENAI_HOST}/v1"
+        return redact_url_credentials(self.base_url) if self.base_url else \
+            f"https://{OPENAI_HOST}/v1"
 
     def completion_only(self, model: str) -> bool:
         return completion_model(model, self.settings)
@@ -148,6 +154,19 @@ def _detail(exc: openai.APIStatusError) -> str:
     return str(message or exc.message)[:300]
 
 
-def _local(url: str | None) -> bool:
-    host = urlparse(url or "").hostname or ""
-    return host in ("localhost", "127.0.0.1", "::1") or host.endswith(".local")
+def _host(url: str | None) -> str:
+    try:
+        return urlparse(url or "").hostname or ""
+    except ValueError:  # an unclosed [IPv6 address
+        return ""
+
+
+def _loopback(url: str | None) -> bool:
+    """Whether `url` names a server on this machine (a loopback address, or localhost)."""
+    host = _host(url)
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
