@@ -252,3 +252,37 @@ def test_quick_actions_in_a_draft_are_not_run(gitlab_server, ws, ticket):
     assert "`/close`" in lines and "`/assign` @attacker" in lines
     assert "/label ~answered" in lines  # the team allows this one
     assert ws.store.get_draft(draft.id).final_text.splitlines()[1] == "`/close`"
+
+
+# -- Slack -----------------------------------------------------------------------------------
+
+
+def test_slack_replies_go_through_the_same_claimed_send(ws):
+    from slack_sdk import WebClient
+    from slack_server import FakeSlack
+
+    from understudy.destinations.slack import SlackDestination
+    from understudy.serve.slack import slack_thread
+
+    with FakeSlack() as fake:
+        thread = slack_thread("C1", "1700000000.000100", "1700000000.000100", "U1", "Help?")
+        ws.store.upsert_thread(thread)
+        draft = _draft(ws, thread)
+        client = WebClient(token=fake.token, base_url=fake.api_url)
+        slack = SlackDestination(ws.settings, client)
+        # A sender died after its reply landed: the next send finds it by its metadata.
+        _crashed_claim(ws, draft)
+        posted = slack.post(thread, f"{ANSWER}\n\n{marker(draft)}\n")
+        assert marker(draft) not in fake.messages[0]["text"]
+
+        results = []
+        workers = [threading.Thread(target=lambda: results.append(
+            send_draft(ws, draft.id, destination=slack, wait=5))) for _ in range(4)]
+        for worker in workers:
+            worker.start()
+        for worker in workers:
+            worker.join()
+
+        assert len(fake.calls_to("chat.postMessage")) == 1
+        assert {d.sent_id for d in results} == {posted.id}
+        assert fake.calls_to("conversations.replies")
