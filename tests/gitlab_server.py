@@ -62,6 +62,7 @@ class FakeGitLab(LoopbackServer):
         self.token = token
         self.max_per_page = max_per_page  # GitLab caps pages at 100; lower it to test paging
         self.note_delay = 0.0  # seconds a note POST takes, so concurrent senders overlap
+        self.on_note: Any = None  # called with each note created over the API, before replying
         self.requests: list[Recorded] = []
         self._state = _State()
         self._failures: list[_Failure] = []
@@ -481,6 +482,8 @@ class _Handler(BaseHTTPRequestHandler):
                 with fake._lock:
                     note = fake._create_note(issue["project_id"], issue["iid"], data["body"],
                                              user, False, _true(internal))
+                if fake.on_note:
+                    fake.on_note(note)
                 return 201, note, {}
             case "PUT", ["projects", ref, "issues", iid, "notes", note_id]:
                 issue = self._find_issue(ref, iid, user)
