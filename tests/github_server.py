@@ -248,6 +248,9 @@ class _Handler(BaseHTTPRequestHandler):
     def do_POST(self) -> None:
         self._serve("POST")
 
+    def do_PATCH(self) -> None:
+        self._serve("PATCH")
+
     def _serve(self, method: str) -> None:
         fake = self.fake
         parts = urlsplit(self.path)
@@ -318,6 +321,17 @@ class _Handler(BaseHTTPRequestHandler):
                 issues.sort(key=lambda i: (i[key], i["number"]),
                             reverse=query.get("direction", "desc") == "desc")
                 return self._page(issues, path, query)
+            found = re.fullmatch(r"/issues/comments/(\d+)", rest)
+            if found:
+                comment = next(c for cs in state.comments.values() for c in cs
+                               if c["id"] == int(found[1]) and c["issue_url"].startswith(
+                                   f"{fake.url}{API}/repos/{repo}/"))
+                if method == "PATCH":
+                    if not authed or comment["user"]["id"] != fake.me["id"]:
+                        return 403, {"message": "Resource not accessible"}, {}
+                    comment["body"] = json.loads(body or "{}").get("body") or comment["body"]
+                    comment["updated_at"] = fake.now()
+                return 200, comment, {}
             found = re.fullmatch(r"/issues/(\d+)(/comments)?", rest)
             if not found:
                 raise KeyError(rest)

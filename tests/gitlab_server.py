@@ -6,6 +6,7 @@ import json
 import re
 import socket
 import threading
+import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler
@@ -53,16 +54,22 @@ class _State:
 class FakeGitLab(LoopbackServer):
     """A GitLab API on 127.0.0.1 that records every request; add data with the helpers."""
 
-    def __init__(self, token: str = TOKEN, username: str = "me", max_per_page: int = 100):
+    def __init__(
+        self, token: str = TOKEN, username: str = "me", max_per_page: int = 100,
+        bot: bool = False,
+    ):
+        """`bot`: the token's user is a bot (a project or group access token's user)."""
         self.token = token
         self.max_per_page = max_per_page  # GitLab caps pages at 100; lower it to test paging
+        self.note_delay = 0.0  # seconds a note POST takes, so concurrent senders overlap
+        self.on_note: Any = None  # called with each note created over the API, before replying
         self.requests: list[Recorded] = []
         self._state = _State()
         self._failures: list[_Failure] = []
         self._lock = threading.RLock()
         self._ids = 0
         self._ticks = 0
-        self.me = self.add_user(username, name="Token Owner")
+        self.me = self.add_user(username, name="Token Owner", bot=bot)
 
     # -- life cycle ----------------------------------------------------------------------
 
@@ -470,10 +477,29 @@ class _Handler(BaseHTTPRequestHandler):
                 if not data.get("body"):
                     raise _HTTPError(400, "body is missing")
                 internal = data.get("internal", data.get("confidential"))
+                if fake.note_delay:
+                    time.sleep(fake.note_delay)
                 with fake._lock:
                     note = fake._create_note(issue["project_id"], issue["iid"], data["body"],
                                              user, False, _true(internal))
+                if fake.on_note:
+                    fake.on_note(note)
                 return 201, note, {}
+            case "PUT", ["projects", ref, "issues", iid, "notes", note_id]:
+                issue = self._find_issue(ref, iid, user)
+                notes = state.notes[(issue["project_id"], issue["iid"])]
+                note = next((n for n in notes if str(n["id"]) == note_id), None)
+                if note is None:
+                    raise _HTTPError(404, "404 Note Not Found")
+                if user is None or note["author"]["id"] != user["id"]:
+                    raise _HTTPError(403, "403 Forbidden")
+                data = self._body(raw)
+                if not data.get("body"):
+                    raise _HTTPError(400, "body is missing")
+                with fake._lock:
+                    note["body"] = data["body"]
+                    note["updated_at"] = fake.now()
+                return 200, note, {}
         raise _HTTPError(404, "404 Not Found")
 
     def _visible(self, project: dict, user: dict | None) -> bool:

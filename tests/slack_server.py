@@ -1,5 +1,6 @@
 """A local Slack Web API on 127.0.0.1: auth.test, chat.postMessage, chat.postEphemeral,
-reactions.add and apps.connections.open, shaped as Slack documents them; every call is recorded.
+conversations.replies, reactions.add and apps.connections.open, shaped as Slack documents them;
+every call is recorded.
 Socket Mode is a WebSocket on 127.0.0.1 that greets with `hello`, sends envelopes and records
 their acknowledgements."""
 
@@ -121,6 +122,7 @@ class FakeSlack(LoopbackServer):
         self.token = token
         self.app_token = app_token
         self.calls: list[Call] = []
+        self.messages: list[dict[str, Any]] = []  # what chat.postMessage posted, for replies
         self._lock = threading.Lock()
         self._ts = 1_700_000_000
         self._socket: SocketMode | None = None
@@ -180,7 +182,21 @@ class FakeSlack(LoopbackServer):
                        "ts": ts, "bot_id": "B1", "username": "understudy"}
             if args.get("thread_ts"):
                 message["thread_ts"] = args["thread_ts"]
+            metadata = args.get("metadata")
+            if isinstance(metadata, str):
+                metadata = json.loads(metadata)
+            with self._lock:
+                self.messages.append({**message, "channel": args["channel"],
+                                      "metadata": metadata})
             return {"ok": True, "channel": args["channel"], "ts": ts, "message": message}
+        if method == "conversations.replies":
+            with self._lock:
+                found = [m for m in self.messages if m["channel"] == args.get("channel")
+                         and args.get("ts") in (m["ts"], m.get("thread_ts"))]
+            keep_metadata = str(args.get("include_all_metadata")).lower() in ("1", "true")
+            shown = [{k: v for k, v in m.items() if k != "channel"
+                      and (keep_metadata or k != "metadata")} for m in found]
+            return {"ok": True, "messages": shown, "has_more": False}
         if method == "reactions.add":
             if not (args.get("channel") and args.get("timestamp") and args.get("name")):
                 return {"ok": False, "error": "invalid_arguments"}

@@ -184,3 +184,24 @@ def test_cli_sync_github_json(acme):
                                 catch_exceptions=False)
     assert result.exit_code == 0
     assert json.loads(result.stdout)["new"] == 1
+
+
+def test_an_edited_resend_after_a_crash_edits_the_comment(acme, ws):
+    from understudy.destinations.github import GitHubDestination
+    from understudy.send import marker
+
+    sync(ws, "github", repos=["acme/docs"])
+    thread = ws.store.find_thread("github", "acme/docs#1")
+    draft = ws.store.save_draft(Draft(thread.id, "Fixed, thanks!", "retrieval"))
+    # The sender died after its comment landed and before it recorded anything.
+    assert ws.store.claim_draft(draft.id, "1@elsewhere:dead", "new", None, "Fixed, thanks!")
+    ws.store.db.execute("UPDATE drafts SET claimed_at = '2020-01-01T00:00:00.000000Z'")
+    ws.store.db.commit()
+    GitHubDestination(ws.settings).post(thread, f"Fixed, thanks!\n\n{marker(draft)}\n")
+
+    sent = send_draft(ws, draft.id, text="Fixed in 2.1, thanks for the report!")
+
+    [comment] = acme.comments("acme/docs", 1)
+    assert comment["body"].startswith("Fixed in 2.1, thanks") and marker(draft) in comment["body"]
+    assert sent.status == "sent" and sent.final_text.startswith("Fixed in 2.1")
+    assert GitHubDestination(ws.settings).own_user(thread) == acme.me["login"]

@@ -144,12 +144,12 @@ def test_send_over_the_api_posts_once(gitlab, workspace):
         deliver(client, issue_event(gitlab, issue))
         [draft] = workspace.store.drafts()
         first = client.post(f"/v1/drafts/{draft.id}/send", headers=headers,
-                            json={"text": "Allow noreply@acme.test, then ask again."})
+                            json={"text": "Allow the noreply sender, then ask again."})
         again = client.post(f"/v1/drafts/{draft.id}/send", headers=headers)
     assert first.status_code == 200 and first.json()["status"] == "sent"
     assert again.json()["sent_to"] == first.json()["sent_to"]
     [note] = gitlab.notes(PROJECT, 1)
-    assert note["body"].startswith("Allow noreply@acme.test, then ask again.")
+    assert note["body"].startswith("Allow the noreply sender, then ask again.")
     assert not note["internal"]
 
 

@@ -157,7 +157,7 @@ def test_add_a_missing_file_prints_one_line_and_the_loop_goes_on(filled, tmp_pat
 
 
 def test_edit_through_the_editor_then_save_to_a_file(filled, tmp_path, monkeypatch):
-    edited = "Allow no-reply@acme.example as a sender, then ask for a new link."
+    edited = "Allow the no-reply sender, then ask for a new link."
     monkeypatch.setenv("EDITOR", editor_script(tmp_path, "ed.sh", f"printf '{edited}\\n' > \"$1\""))
     monkeypatch.delenv("VISUAL", raising=False)
     out_file = tmp_path / "final.md"
@@ -277,7 +277,7 @@ def gitlab_ticket(filled, gitlab_server):
 def test_send_posts_a_gitlab_note_after_confirming(
     filled, gitlab_server, gitlab_ticket, tmp_path, monkeypatch
 ):
-    edited = "Allow no-reply@acme.example as a sender, then ask for a new link."
+    edited = "Allow the no-reply sender, then ask for a new link."
     monkeypatch.setenv("EDITOR", editor_script(tmp_path, "ed.sh", f"printf '{edited}\\n' > \"$1\""))
     output = drive(filled, f"add {gitlab_ticket}\nedit\nsend\ny\nexit\n")
     notes = gitlab_server.notes("acme/app", 1)

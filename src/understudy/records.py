@@ -8,7 +8,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 MESSAGE_KINDS = ("question", "reply", "system")
-DRAFT_STATUSES = ("new", "saved", "sent", "discarded")
+DRAFT_STATUSES = ("new", "saved", "sending", "sent", "discarded")
 
 
 @dataclass
@@ -137,6 +137,8 @@ class Draft:
     id: int | None = None
     thread_url: str = ""
     thread_title: str = ""
+    claimed_by: str | None = None  # the sender posting it now ("pid@host:nonce"), while sending
+    claimed_at: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)

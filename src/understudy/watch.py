@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlsplit
 
 from .errors import UnderstudyError
 from .records import Draft, Thread
-from .send import send_draft
+from .send import is_own, own_authors, send_draft
 from .sources import SyncReport, sync
 from .workspace import Workspace
 
@@ -19,9 +20,28 @@ log = logging.getLogger("understudy.watch")
 OPEN_STATES = ("opened", "open", "reopened")
 
 
-def team_answered(thread: Thread) -> bool:
-    """Whether someone on the team has replied in the thread (bots and system notes aside)."""
-    return any(m.is_team and not m.is_bot and m.kind == "reply" for m in thread.messages[1:])
+def team_answered(thread: Thread, own: Collection[str] = ()) -> bool:
+    """Whether someone on the team has replied in the thread (bots, system notes and
+    understudy's own posts aside)."""
+    return any(m.is_team and not m.is_bot and m.kind == "reply"
+               and not is_own(m.body, m.author, own) for m in thread.messages[1:])
+
+
+def needs_answer(thread: Thread, own: Collection[str] = ()) -> bool:
+    """Whether a customer wrote last: no team reply, and nothing understudy posted since.
+
+    understudy's own posts (its marker, or the user `own` names: the token's user, bot or not)
+    never count as a customer message, so posting an answer never asks for another one.
+    """
+    if team_answered(thread, own):
+        return False
+    last_customer = last_own = -1
+    for position, m in enumerate(thread.messages):
+        if is_own(m.body, m.author, own) and position > 0:
+            last_own = position
+        elif position == 0 or (m.kind != "system" and not m.is_team and not m.is_bot):
+            last_customer = position
+    return last_customer > last_own
 
 
 def draft_ticket(workspace: Workspace, answerer: Any, thread: Thread) -> Draft:
@@ -59,8 +79,14 @@ def watch_once(workspace: Workspace, answerer: Any, **sync_options: Any) -> Watc
     if not answerer.index.ready or report.new or report.updated:
         answerer.index.build()
     done = WatchRound(report)
+    own: dict[str, set[str]] = {}  # per host: one look-up of the token's user per round
     for thread in workspace.store.threads_needing_answer():
-        if thread.source == "gitlab" and thread.state in OPEN_STATES and not team_answered(thread):
+        if thread.source != "gitlab" or thread.state not in OPEN_STATES:
+            continue
+        host = urlsplit(thread.url).netloc
+        if host not in own:
+            own[host] = own_authors(workspace, thread)
+        if needs_answer(thread, own[host]):
             done.drafts.append(draft_ticket(workspace, answerer, thread))
     return done
 

@@ -16,6 +16,7 @@ from . import app, workspace
 from .render import build_index, console, print_json, render_draft
 
 FILE_NOTE = "A ticket from a file can be answered and saved but not sent."
+SEND_WAIT = 15.0  # seconds `send` waits for another sender of the same draft to finish
 
 
 def _add(ws: Workspace, ref: str) -> Thread:
@@ -125,7 +126,8 @@ def send(
             raise UsageError("Not a terminal: add --yes to send without confirmation")
         render_draft(console, draft)
         typer.confirm(f"Send draft {draft_id} to {draft.thread_url}?", abort=True)
-    sent = send_draft(ws, draft_id, text=text, internal=internal)
+    # Another sender holding the draft usually finishes within seconds: wait, then report.
+    sent = send_draft(ws, draft_id, text=text, internal=internal, wait=SEND_WAIT)
     if json_out:
         print_json(sent.to_dict())
     else:

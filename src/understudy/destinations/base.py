@@ -6,6 +6,7 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass
 
 from ..config import Settings
+from ..errors import SendError
 from ..records import Thread
 
 
@@ -15,6 +16,7 @@ class Posted:
 
     id: str
     url: str
+    body: str | None = None  # the body the destination shows, when it was read back
 
 
 class Destination(ABC):
@@ -32,3 +34,12 @@ class Destination(ABC):
     @abstractmethod
     def post(self, thread: Thread, body: str, internal: bool = False) -> Posted:
         """Post `body` (markdown, in the request body) as a reply on the thread."""
+
+    def update(self, thread: Thread, posted: Posted, body: str) -> Posted:
+        """Replace the body of an earlier post (an edited re-send that found the first one)."""
+        raise SendError(f"{self.name or type(self).__name__} cannot edit what it posted: "
+                        f"edit {posted.url} by hand")
+
+    def own_user(self, thread: Thread) -> str | None:
+        """The user name the destination posts as on the thread's host (None if unknown)."""
+        return None

@@ -22,7 +22,7 @@ class GitHubDestination(Destination):
         with github_errors(instance, f"comments of {label}", SendError):
             for comment in issue.get_comments():
                 if marker in (comment.body or ""):
-                    return Posted(str(comment.id), comment.html_url)
+                    return Posted(str(comment.id), comment.html_url, comment.body)
         return None
 
     def post(self, thread: Thread, body: str, internal: bool = False) -> Posted:
@@ -32,7 +32,21 @@ class GitHubDestination(Destination):
         instance, issue, label = self._issue(thread)
         with github_errors(instance, f"a comment on {label}", SendError):
             comment = issue.create_comment(body)
-        return Posted(str(comment.id), comment.html_url)
+        return Posted(str(comment.id), comment.html_url, comment.body)
+
+    def update(self, thread: Thread, posted: Posted, body: str) -> Posted:
+        """Edit the comment `posted` to `body`."""
+        instance, issue, label = self._issue(thread)
+        with github_errors(instance, f"comment {posted.id} on {label}", SendError):
+            comment = issue.get_comment(int(posted.id))
+            comment.edit(body)
+        return Posted(posted.id, comment.html_url or posted.url, comment.body)
+
+    def own_user(self, thread: Thread) -> str | None:
+        """The login the token posts as (an app's bot login included)."""
+        instance, _, _ = self._issue(thread)
+        with github_errors(instance, "the token's own user", SendError):
+            return instance.client(writes=False).get_user().login
 
     def _issue(self, thread: Thread) -> tuple[Any, Any, str]:
         repo, _, number = thread.external_id.rpartition("#")

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from gitlab.v4.objects import CurrentUserManager
+
 from ..errors import SendError
 from ..records import Thread
 from ..sources.gitlab import configured_url, gitlab_errors, instance_for, parse_issue_url
@@ -21,7 +23,7 @@ class GitLabDestination(Destination):
         with gitlab_errors(instance, f"notes of {label}", SendError):
             for note in issue.notes.list(sort="desc", order_by="created_at", iterator=True):
                 if marker in (note.body or ""):
-                    return Posted(str(note.id), _note_url(thread, note.id))
+                    return Posted(str(note.id), _note_url(thread, note.id), note.body)
         return None
 
     def post(self, thread: Thread, body: str, internal: bool = False) -> Posted:
@@ -33,7 +35,24 @@ class GitLabDestination(Destination):
             data["confidential"] = True
         with gitlab_errors(instance, f"a note on {label}", SendError):
             note = issue.notes.create(data)
-        return Posted(str(note.id), _note_url(thread, note.id))
+        return Posted(str(note.id), _note_url(thread, note.id), note.body)
+
+    def update(self, thread: Thread, posted: Posted, body: str) -> Posted:
+        """Edit the note `posted` to `body` (PUT of the note, JSON body)."""
+        instance, issue, label = self._issue(thread)
+        with gitlab_errors(instance, f"note {posted.id} on {label}", SendError):
+            note = issue.notes.get(int(posted.id), lazy=True)
+            note.body = body
+            note.save()
+        return Posted(posted.id, posted.url, getattr(note, "body", body))
+
+    def own_user(self, thread: Thread) -> str | None:
+        """The token's user (a project or group access token's bot user included)."""
+        instance, _, _ = self._issue(thread)
+        gl = instance.client()
+        with gitlab_errors(instance, "the token's own user", SendError):
+            user = CurrentUserManager(gl).get()  # GET /user, what gl.auth() asks
+        return getattr(user, "username", None)
 
     def _issue(self, thread: Thread) -> tuple[Any, Any, str]:
         project, _, iid = thread.external_id.rpartition("#")

@@ -12,7 +12,8 @@ from pydantic import BaseModel
 
 from ..plugins import load
 from ..records import Draft
-from ..watch import OPEN_STATES, draft_ticket, team_answered
+from ..send import MARKER, own_authors
+from ..watch import OPEN_STATES, draft_ticket, needs_answer
 from .app import APIError, Service
 
 router = APIRouter(prefix="/hooks", tags=["hooks"])
@@ -34,6 +35,8 @@ def ticket_url(payload: dict[str, Any]) -> str | None:
     if kind == "note" and payload.get("event_type", "note") == "note":
         if attrs.get("noteable_type") != "Issue" or attrs.get("system"):
             return None
+        if MARKER.search(str(attrs.get("note") or "")):
+            return None  # understudy's own note: nothing to answer
         issue = payload.get("issue") or {}
         if issue.get("url"):
             return issue["url"]
@@ -50,8 +53,10 @@ def handle_ticket(service: Service, url: str) -> Draft | None:
         source = load("sources", "gitlab")(workspace.settings, workspace.store)
         thread = source.fetch_url(url)
         outcome = workspace.store.upsert_thread(thread)
-        if thread.state not in OPEN_STATES or team_answered(thread):
+        if thread.state not in OPEN_STATES:
             return None
+        if not needs_answer(thread, own_authors(workspace, thread)):
+            return None  # the team or understudy itself spoke last
         if outcome == "unchanged" and workspace.store.drafts(thread_id=thread.id):
             return None  # nothing new since the last draft
         return draft_ticket(workspace, service.answerer(), thread)

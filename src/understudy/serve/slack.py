@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import logging
 import re
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -12,10 +14,13 @@ from slack_bolt.request import BoltRequest
 from slack_sdk import WebClient
 from starlette.concurrency import run_in_threadpool
 
+from ..destinations.slack import DEFAULT_API_URL, SlackDestination, permalink
+from ..errors import UnderstudyError
 from ..records import Draft, Message, Thread
+from ..send import send_draft
 from .app import Service
 
-DEFAULT_API_URL = "https://slack.com/api/"
+log = logging.getLogger("understudy.slack")
 UP = {"+1", "thumbsup", "white_check_mark", "heavy_check_mark", "100"}
 DOWN = {"-1", "thumbsdown", "x"}
 _MENTION = re.compile(r"<@[A-Z0-9]+(?:\|[^>]*)?>")
@@ -26,10 +31,6 @@ def to_mrkdwn(markdown: str) -> str:
     """Markdown links and bold as Slack's mrkdwn."""
     text = _MD_LINK.sub(lambda m: f"<{m.group(2)}|{m.group(1)}>", markdown)
     return re.sub(r"\*\*([^*]+)\*\*", r"*\1*", text)
-
-
-def permalink(channel: str, ts: str) -> str:
-    return f"https://slack.com/archives/{channel}/p{ts.replace('.', '')}"
 
 
 def slack_thread(channel: str, thread_ts: str, ts: str, user: str, text: str) -> Thread:
@@ -109,18 +110,22 @@ class SlackAnswerer:
             )
         return draft
 
-    def post(self, client: WebClient, draft: Draft, channel: str, thread_ts: str) -> Draft:
-        """Post a draft in its Slack thread and mark it sent."""
-        posted = client.chat_postMessage(channel=channel, thread_ts=thread_ts,
-                                         text=to_mrkdwn(draft.text), blocks=answer_blocks(draft),
-                                         unfurl_links=False)
-        store = self.service.store
-        draft.final_text = draft.final_text or draft.text
-        draft.status, draft.sent_id = "sent", posted["ts"]
-        draft.sent_to = permalink(channel, posted["ts"])
-        store.save_draft(draft)
-        store.log_review("sent", draft.thread_id, draft.id)
-        return draft
+    def post(
+        self, client: WebClient, draft: Draft, channel: str, thread_ts: str,
+        text: str | None = None,
+    ) -> Draft:
+        """Post a draft (or `text`) in its Slack thread once: the claimed send of every
+        destination."""
+
+        def render(text: str) -> dict[str, Any]:
+            return {"text": to_mrkdwn(text), "blocks": answer_blocks(replace(draft, text=text))}
+
+        destination = SlackDestination(self.settings, client, render)
+        try:
+            return send_draft(self.service.workspace, draft.id, text, destination=destination)
+        except UnderstudyError as exc:  # kept with its error, for review
+            log.warning("Draft %s was kept but not posted in Slack: %s", draft.id, exc)
+            return self.service.get_draft(draft.id)
 
     def post_private(self, client: WebClient, draft_id: int) -> Draft | None:
         """Post a private draft in its thread when the person who saw it chooses to."""
@@ -131,7 +136,8 @@ class SlackAnswerer:
         if thread.source != "slack":
             return None
         channel, _, thread_ts = thread.external_id.partition(":")
-        return self.post(client, draft, channel, thread_ts)
+        # The person who saw the private draft chose it, abstained or not.
+        return self.post(client, draft, channel, thread_ts, draft.final_text or draft.text)
 
     def rate(self, draft_id: int, rating: str, user: str) -> None:
         self.service.feedback(draft_id, rating, None, "slack", user)

@@ -12,12 +12,13 @@ from typing import Any
 from ..errors import NotFoundError
 from ..records import Draft, Message, Passage, SourceRef, Thread
 from .migrations import migrate, now
+from .sending import SendQueries
 from .snippets import SnippetQueries
 
 __all__ = ["Store", "now"]
 
 
-class Store(SnippetQueries):
+class Store(SnippetQueries, SendQueries):
     """One workspace's database. Safe to share between threads (one writer at a time)."""
 
     def __init__(self, path: Path | str):
@@ -249,10 +250,13 @@ class Store(SnippetQueries):
                 draft.id = cursor.lastrowid
             else:
                 draft.updated_at = stamp
+                # What a send claimed or recorded stays: a copy read before it cannot undo it.
                 self.db.execute(
                     "UPDATE drafts SET text=?, backend=?, model=?, confidence=?, abstained=?,"
-                    " sources=?, status=?, final_text=?, sent_to=?, sent_id=?, error=?,"
-                    " updated_at=? WHERE id=?",
+                    " sources=?, status=CASE WHEN status IN ('sending', 'sent') THEN status"
+                    " ELSE ? END, final_text=CASE WHEN status IN ('sending', 'sent')"
+                    " THEN final_text ELSE ? END, sent_to=COALESCE(sent_to, ?),"
+                    " sent_id=COALESCE(sent_id, ?), error=?, updated_at=? WHERE id=?",
                     (
                         draft.text, draft.backend, draft.model, draft.confidence,
                         int(draft.abstained), sources, draft.status, draft.final_text,
@@ -520,6 +524,7 @@ def _draft(row: sqlite3.Row) -> Draft:
         final_text=row["final_text"], sent_to=row["sent_to"], sent_id=row["sent_id"],
         error=row["error"], created_at=row["created_at"], updated_at=row["updated_at"],
         id=row["id"], thread_url=row["thread_url"], thread_title=row["thread_title"],
+        claimed_by=row["claimed_by"], claimed_at=row["claimed_at"],
     )
 
 def _call(row: sqlite3.Row) -> dict[str, Any]:

@@ -252,6 +252,18 @@ def m008_snippets(db: sqlite3.Connection) -> None:
     )
 
 
+@migration
+def m009_draft_send_claims(db: sqlite3.Connection) -> None:
+    # A send claims its draft (status 'sending') before it posts: who claimed it and when, so a
+    # second sender backs off and a crashed one's claim can be told stale.
+    db.executescript(
+        """
+        ALTER TABLE drafts ADD COLUMN claimed_by TEXT;
+        ALTER TABLE drafts ADD COLUMN claimed_at TEXT;
+        """
+    )
+
+
 def now() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
