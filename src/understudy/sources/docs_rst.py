@@ -55,6 +55,9 @@ class _AnyOption(dict):  # type: ignore[type-arg]
     def __missing__(self, key: str) -> Any:
         return directives.unchanged
 
+    def __bool__(self) -> bool:  # docutils parses options only when a spec is truthy
+        return True
+
 
 class _SphinxDirective(Directive):
     """A Sphinx or extension directive: its body as content, labelled as Sphinx shows it."""
