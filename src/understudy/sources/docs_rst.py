@@ -13,11 +13,13 @@ from __future__ import annotations
 import io
 import re
 import threading
+import time
 from typing import Any
 
 from docutils import nodes
 from docutils.core import publish_doctree
-from docutils.parsers.rst import Directive, directives, roles
+from docutils.parsers.rst import Directive, Parser, directives, roles
+from docutils.parsers.rst.states import Inliner
 from docutils.utils import unescape
 
 from .docs_formats import (
@@ -45,8 +47,64 @@ _SETTINGS = {
     "file_insertion_enabled": False, "raw_enabled": False, "syntax_highlight": "none",
     "doctitle_xform": False, "sectsubtitle_xform": False, "docinfo_xform": False,
     "input_encoding": "unicode", "output_encoding": "unicode", "embed_stylesheet": False,
-    "character_level_inline_markup": False, "line_length_limit": 100_000,
+    "character_level_inline_markup": False, "line_length_limit": 1 << 30,  # long lines: chunked
 }
+
+
+INLINE_CHUNK = 800  # characters of one paragraph parsed for inline markup at a time
+INLINE_BUDGET = 0.5  # seconds of inline parsing per page before the rest is read as plain text
+INLINE_PROBLEMS = 100  # unmatched markup per page (each costs docutils ~1 ms) before the same
+MAX_INDENT_LEVELS = 40  # distinct indentations: deeper nesting costs docutils quadratic time
+_NESTED_LIST = re.compile(r"^[ \t]*(?:(?:[-*+\u2022]|\d{1,3}[.)]|#\.)[ \t]+){10}", re.MULTILINE)
+
+
+def _bounded_inliner() -> Inliner:
+    """docutils' inline parser, kept linear.
+
+    It searches the rest of a paragraph for the end of every unmatched start-string (a lone
+    backtick), so a paragraph is parsed in pieces cut at line ends; past a time budget the
+    rest of a page's inline markup is read as plain text. (Inliner builds its patterns from
+    its own class, so the method is wrapped rather than overridden.)
+    """
+    inliner = Inliner()
+    parse = inliner.parse
+    started = time.perf_counter()
+    problems = 0
+
+    def bounded(text: str, lineno: int, memo: Any, parent: Any) -> tuple[list[Any], list[Any]]:
+        nonlocal problems
+        found: list[Any] = []
+        messages: list[Any] = []
+        for piece in _pieces(text, INLINE_CHUNK) if len(text) > INLINE_CHUNK else [text]:
+            if problems > INLINE_PROBLEMS or time.perf_counter() - started > INLINE_BUDGET:
+                found.append(nodes.Text(piece))
+                continue
+            more, said = parse(piece, lineno, memo, parent)
+            found.extend(more)
+            messages.extend(said)
+            problems += len(said)
+        return found, messages
+
+    inliner.parse = bounded  # type: ignore[method-assign]
+    return inliner
+
+
+def _pieces(text: str, size: int) -> list[str]:
+    """`text` cut after line ends into pieces of about `size` characters (long lines at spaces)."""
+    pieces: list[str] = []
+    start = 0
+    while start < len(text):
+        end = start + size
+        if end >= len(text):
+            pieces.append(text[start:])
+            break
+        cut = text.rfind("\n", start, end)
+        if cut <= start:
+            cut = text.rfind(" ", start, end)
+        cut = end if cut <= start else cut + 1
+        pieces.append(text[start:cut])
+        start = cut
+    return pieces
 
 
 class _AnyOption(dict):  # type: ignore[type-arg]
@@ -138,15 +196,26 @@ def _known_role(name: str) -> bool:
 
 def rst_sections(text: str) -> list[Section]:
     """Sections of a reStructuredText page: heading trail, anchor, Markdown blocks."""
+    if _too_deep(text):
+        return text_sections(text)
     _register(text)
     try:
-        tree = publish_doctree(text, settings_overrides={**_SETTINGS,
-                                                         "warning_stream": io.StringIO()})
+        parser = Parser(inliner=_bounded_inliner())
+        tree = publish_doctree(text, parser=parser,
+                               settings_overrides={**_SETTINGS, "warning_stream": io.StringIO()})
         sections: list[Section] = [([], "", [])]
         _walk_sections(tree, [], sections, {})
     except Exception:  # noqa: BLE001 - a page docutils chokes on (deep nesting) is read as text
         return text_sections(text)
     return [s for s in sections if s[2]]
+
+
+def _too_deep(text: str) -> bool:
+    """Whether a page nests deeper than any real page does (docutils would take seconds)."""
+    if _NESTED_LIST.search(text):
+        return True
+    levels = {len(line) - len(line.lstrip(" \t")) for line in text.splitlines() if line.strip()}
+    return len(levels) > MAX_INDENT_LEVELS
 
 
 def rst_blocks(text: str) -> list[str]:
