@@ -3,11 +3,16 @@
     python benchmarks/fuzz_docs.py [--cases N] [--limit SECONDS] [--json]
 
 For each parser (Markdown/MyST, reStructuredText, HTML, gzipped pages) hypothesis draws N
-pages (default 2,000) from three kinds of input: markup-aware lines (Sphinx and MyST
-constructs, headings, lists, fences, tags, mixed at random), raw text, and hostile
-repetitions (thousands of `<a `, `.. x::`, backticks or nested indentation). Every page goes
-through the whole path of `sync docs` for its kind (read, parse, cut into passages). A case
-that raises is a crash; one that takes over the limit is slow. Exits 1 when either happens.
+pages (default 2,000) from four kinds of input: markup-aware lines (Sphinx and MyST
+constructs, headings, lists, fences, tags, mixed at random), the same lines indented at
+random, raw text, and hostile repetitions of up to 3,000 units (`<a `, `.. x::`, backticks,
+brackets: pages up to about 21 KB, past the 12 KB of `<a ` that once took 13.6 s). Every
+page goes through the whole path of `sync docs` for its kind (read, parse, cut into
+passages). A case that raises is a crash; one that takes over the limit is slow.
+
+Then the growth check: each parser reads each hostile unit repeated to about 16 KB and to
+8 times that (1 MB for HTML); the ratio of the two times is about 8 when the cost is linear
+and about 64 when it is quadratic. Exits 1 on a crash, a slow case or a ratio over 16.
 """
 
 from __future__ import annotations
@@ -50,6 +55,9 @@ LINES = {
 HOSTILE = ["<a ", "<!--", "<div>", "<", "`", "``", ".. x::\n", ":r:`", "{r}`", "* ", "> ",
            "```{a}\n", "  ", "|", "[", "(t)=\n", "\\", "&#", "#"]
 KINDS = {"md": ".md", "rst": ".rst", "html": ".html"}
+MAX_REPEAT = 3000
+GROWTH = 8  # the larger input of the growth check, in multiples of the smaller
+SUSPECT_RATIO = 16  # between linear (8) and quadratic (64)
 
 
 def pages(kind: str) -> st.SearchStrategy[str]:
@@ -62,7 +70,7 @@ def pages(kind: str) -> st.SearchStrategy[str]:
         indented.map(lambda rows: "\n".join(" " * n + line for n, line in rows)),
         st.text(max_size=400),
         st.builds(lambda unit, count: unit * count, st.sampled_from(HOSTILE),
-                  st.integers(1, 20_000)),
+                  st.integers(1, MAX_REPEAT)),
     )
 
 
@@ -123,6 +131,25 @@ def fuzz(kind: str, cases: int, limit: float) -> Tally:
     return tally
 
 
+def growth(kind: str) -> dict[str, float]:
+    """Seconds for each hostile unit at about 16 KB and GROWTH times that, and the ratio."""
+    suffix = KINDS.get(kind, ".md")
+    size = 128 * 1024 if kind == "html" else 16 * 1024  # HTML: 128 KB and 1 MB
+    worst = {"ratio": 0.0, "small_s": 0.0, "large_s": 0.0, "unit": ""}
+    for unit in HOSTILE:
+        count = max(1, size // len(unit))
+        times = []
+        for n in (count, count * GROWTH):
+            started = time.perf_counter()
+            split_page(unit * n, f"page{suffix}")
+            times.append(time.perf_counter() - started)
+        ratio = times[1] / max(times[0], 1e-3)
+        if times[1] > 0.05 and ratio > worst["ratio"]:  # tiny times are all noise
+            worst = {"ratio": round(ratio, 1), "small_s": round(times[0], 3),
+                     "large_s": round(times[1], 3), "unit": unit}
+    return worst  # type: ignore[return-value]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--cases", type=int, default=2000, help="cases per parser")
@@ -136,19 +163,24 @@ def main() -> None:
         results[kind] = {"cases": tally.cases, "crashes": len(tally.crashes),
                          "over_limit": len(tally.slow), "worst_seconds": round(tally.worst, 3),
                          "total_seconds": round(time.perf_counter() - started, 1),
-                         "examples": (tally.crashes + tally.slow)[:5]}
+                         "examples": (tally.crashes + tally.slow)[:5],
+                         "growth": growth("rst" if kind == "gz" else kind)}
     if args.json:
         print(json.dumps(results, indent=2))
     else:
-        print(f"| parser | cases | crashes | over {args.limit:g} s | worst case (s) | run (s) |")
-        print("| --- | ---: | ---: | ---: | ---: | ---: |")
+        print(f"| parser | cases | crashes | over {args.limit:g} s | worst case (s) | run (s) "
+              f"| steepest growth x{GROWTH} (unit: small s, large s, ratio) |")
+        print("| --- | ---: | ---: | ---: | ---: | ---: | --- |")
         for kind, row in results.items():
+            g = row["growth"]
             print(f"| {kind} | {row['cases']} | {row['crashes']} | {row['over_limit']} | "
-                  f"{row['worst_seconds']} | {row['total_seconds']} |")
+                  f"{row['worst_seconds']} | {row['total_seconds']} | `{g['unit']!r}`: "
+                  f"{g['small_s']}, {g['large_s']}, {g['ratio']} |")
         for kind, row in results.items():
             for example in row["examples"]:
                 print(f"{kind}: {example}")
-    if any(row["crashes"] or row["over_limit"] for row in results.values()):
+    if any(row["crashes"] or row["over_limit"] or row["growth"]["ratio"] > SUSPECT_RATIO
+           for row in results.values()):
         sys.exit(1)
 
 

@@ -118,7 +118,7 @@ class DocsSource(Source):
             raise InputError(f"No docs folder at '{path}': give the folder of your pages "
                              "(.md, .rst, .html, .txt, or gzipped) or a git URL")
         if root.is_file():
-            walk = Walk(pages=[(root, root.name)])
+            walk = Walk(pages=[(root.resolve(), root.name)])  # a file given by name is read
         else:
             walk = walk_pages(root, lambda name: page_kind(name) in SUFFIXES)
         prefix = prefix or root.name

@@ -168,24 +168,19 @@ def _register(text: str) -> None:
         return
     with _lock:
         for kind, name in fresh:
-            if kind == "d" and (name in VANISHING or name in CODE or name in _LABEL_NAMES
-                                or not _known_directive(name)):
+            if kind == "d" and name not in _RENDERED:
                 directives.register_directive(name, _SphinxDirective)
             elif kind == "r" and not _known_role(name):
                 roles.register_local_role(name, _sphinx_role)
             _registered.add(f"{kind}:{name}")
 
 
-_LABEL_NAMES = {"seealso", "versionadded", "versionchanged", "deprecated", "versionremoved",
-                "todo"}
-_OWN = {"note", "warning", "tip", "important", "attention", "caution", "danger", "error",
-        "hint", "admonition", "rubric", "topic", "sidebar", "container", "compound", "figure",
-        "table", "csv-table", "list-table", "line-block", "epigraph", "highlights",
-        "pull-quote", "math", "replace", "unicode", "restructuredtext-test-directive"}
-
-
-def _known_directive(name: str) -> bool:
-    return name in _OWN  # docutils' own directives that render content
+# docutils' own directives whose output reads well; every other name (Sphinx's, an
+# extension's, or docutils' `include`, `raw`, `code`) is handled by _SphinxDirective.
+_RENDERED = {"note", "warning", "tip", "important", "attention", "caution", "danger", "error",
+             "hint", "admonition", "rubric", "topic", "sidebar", "container", "compound",
+             "figure", "table", "csv-table", "list-table", "line-block", "epigraph",
+             "highlights", "pull-quote", "math", "replace", "unicode"}
 
 
 def _known_role(name: str) -> bool:
