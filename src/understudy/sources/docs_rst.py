@@ -13,7 +13,6 @@ from __future__ import annotations
 import io
 import re
 import threading
-import time
 from typing import Any
 
 from docutils import nodes
@@ -52,8 +51,9 @@ _SETTINGS = {
 
 
 INLINE_CHUNK = 800  # characters of one paragraph parsed for inline markup at a time
-INLINE_BUDGET = 0.5  # seconds of inline parsing per page before the rest is read as plain text
-INLINE_PROBLEMS = 100  # unmatched markup per page (each costs docutils ~1 ms) before the same
+# Unmatched markup (a lone backtick) a page may have before the rest of its inline text is read
+# as plain text: each costs docutils about a millisecond, and real pages have next to none.
+INLINE_PROBLEMS = 100
 MAX_INDENT_LEVELS = 40  # distinct indentations: deeper nesting costs docutils quadratic time
 _NESTED_LIST = re.compile(r"^[ \t]*(?:(?:[-*+\u2022]|\d{1,3}[.)]|#\.)[ \t]+){10}", re.MULTILINE)
 
@@ -62,13 +62,12 @@ def _bounded_inliner() -> Inliner:
     """docutils' inline parser, kept linear.
 
     It searches the rest of a paragraph for the end of every unmatched start-string (a lone
-    backtick), so a paragraph is parsed in pieces cut at line ends; past a time budget the
+    backtick), so a paragraph is parsed in pieces cut at line ends; past INLINE_PROBLEMS the
     rest of a page's inline markup is read as plain text. (Inliner builds its patterns from
     its own class, so the method is wrapped rather than overridden.)
     """
     inliner = Inliner()
     parse = inliner.parse
-    started = time.perf_counter()
     problems = 0
 
     def bounded(text: str, lineno: int, memo: Any, parent: Any) -> tuple[list[Any], list[Any]]:
@@ -76,7 +75,7 @@ def _bounded_inliner() -> Inliner:
         found: list[Any] = []
         messages: list[Any] = []
         for piece in _pieces(text, INLINE_CHUNK) if len(text) > INLINE_CHUNK else [text]:
-            if problems > INLINE_PROBLEMS or time.perf_counter() - started > INLINE_BUDGET:
+            if problems > INLINE_PROBLEMS:
                 found.append(nodes.Text(piece))
                 continue
             more, said = parse(piece, lineno, memo, parent)
