@@ -372,18 +372,22 @@ def test_a_page_docutils_cannot_parse_is_read_as_text():
 
 
 def test_parsing_is_linear_on_hostile_pages():
+    # CPU time of this process: other work on a shared machine does not count against it.
     hostile = ["<a " * 4000, "<a " * 340_000, "<!--" * 250_000, "<div>" * 200_000,
                "<p id=x>y" * 100_000, "<" * 1_000_000]
     for page in hostile:
-        started = time.perf_counter()
+        started = time.process_time()
         split_page(page, "hostile.html")
-        # 12 KB of `<a ` took 13.6 s with the earlier parser; 1 MB now takes well under 1 s.
-        assert time.perf_counter() - started < 3.0, page[:10]
+        # 12 KB of `<a ` took 13.6 s with the earlier parser; 1 MB now takes under a second.
+        assert time.process_time() - started < 3.0, page[:10]
+    started = time.process_time()
+    split_page("<a " * 4000, "small.html")
+    assert time.process_time() - started < 0.5
     # Unclosed MyST roles and reST inline markup: each once searched the rest of the page.
     for page, path in (("{r}``" * 40_000, "roles.md"), ("`a\n" * 40_000, "ticks.rst")):
-        started = time.perf_counter()
+        started = time.process_time()
         assert split_page(page, path)
-        assert time.perf_counter() - started < 5.0, path
+        assert time.process_time() - started < 5.0, path
     text = "<p>" + "x " * 200_000 + "</p>"
     assert len(split_page(text, "big.html", max_words=300)) == 200_000 // 300 + 1
 
@@ -396,8 +400,8 @@ _page_text = st.text(alphabet=st.sampled_from(list("ab #*`{}():.-_<>|=\n /!\\[]~
           suppress_health_check=[HealthCheck.too_slow])
 @given(text=_page_text, kind=st.sampled_from([".md", ".rst", ".html", ".txt"]))
 def test_any_page_parses_quickly_into_bounded_passages(text, kind):
-    started = time.perf_counter()
+    started = time.process_time()
     passages = split_page(text, f"page{kind}", max_words=50)
-    assert time.perf_counter() - started < 2.0
+    assert time.process_time() - started < 2.0
     assert all(p.text.strip() and p.path == f"page{kind}" for p in passages)
     assert len({p.heading for p in passages}) == len(passages)

@@ -293,17 +293,17 @@ def _blocks(node: nodes.Node) -> list[str]:
     if isinstance(node, nodes.option_list):
         lines = []
         for item in node.children:
-            options = ", ".join(f"`{g.astext()}`" for g in item.traverse(nodes.option))
+            options = ", ".join(f"`{g.astext()}`" for g in item.findall(nodes.option))
             body = [b for c in item.children if isinstance(c, nodes.description)
                     for b in _children_blocks(c)]
             lines.append(_item("-", [options + (f": {body[0]}" if body else ""), *body[1:]]))
         return ["\n".join(lines)] if lines else []
     if isinstance(node, nodes.table):
         rows = [" | ".join(" ".join(_text_of(entry).split()) for entry in row.children)
-                for row in node.traverse(nodes.row)]
+                for row in node.findall(nodes.row)]
         return ["\n".join(f"| {r} |" for r in rows)] if rows else []
     if isinstance(node, nodes.line_block):
-        lines = [_inline(line) for line in node.traverse(nodes.line)]
+        lines = [_inline(line) for line in node.findall(nodes.line)]
         return ["\n".join(lines)] if any(lines) else []
     if isinstance(node, (nodes.footnote, nodes.citation)):
         label_node = node.children[0] if node.children else None
