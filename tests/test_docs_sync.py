@@ -1,8 +1,11 @@
-"""`sync docs` on a folder of Markdown, reStructuredText, HTML and text pages, and on a git URL."""
+"""`sync docs` on folders of Markdown, reStructuredText, HTML, text and gzipped pages, on git URLs,
+and on links that lead out of the folder."""
 
 from __future__ import annotations
 
+import gzip
 import json
+import os
 import subprocess
 
 import pytest
@@ -10,8 +13,9 @@ from factories import run_cli
 from typer.testing import CliRunner
 
 from understudy.cli import app
+from understudy.sources import docs as docs_module
 from understudy.sources import sync
-from understudy.sources.docs import parse_git_url, split_page
+from understudy.sources.docs import GitURL, parse_git_url, split_page
 from understudy.workspace import Workspace
 
 GUIDE_RST = """==========
@@ -92,7 +96,7 @@ def passages(ws) -> dict[tuple[str, str], object]:
 
 
 def test_every_kind_of_page_is_split_by_heading_with_links(docs, ws):
-    report = sync(ws, "docs", path=str(docs), base_url="https://docs.example.com/")
+    report = sync(ws, "docs", path=str(docs), base_url="https://docs.example.com/", min_chars=0)
     found = passages(ws)
 
     assert set(found) == {
@@ -110,7 +114,8 @@ def test_every_kind_of_page_is_split_by_heading_with_links(docs, ws):
     proxy = found[("handbook/guide/setup.rst", "Handbook > Install > Behind a proxy")]
     assert proxy.url == "https://docs.example.com/guide/setup.html#behind-a-proxy"  # Sphinx page
     install = found[("handbook/guide/setup.rst", "Handbook > Install")]
-    assert "Not a title" in install.text  # a literal block is not a heading
+    assert "```\nNot a title\n===========\n```" in install.text  # a literal block, no heading
+    assert found[("handbook/index.md", "Welcome")].url == "https://docs.example.com/index.html#welcome"
     okta = found[("handbook/site/sso.html", "Single sign-on > Okta")]
     assert okta.url == "https://docs.example.com/site/sso.html#okta"
     assert okta.text.startswith("Create an app integration & paste the metadata URL.")
@@ -124,15 +129,15 @@ def test_every_kind_of_page_is_split_by_heading_with_links(docs, ws):
 
 
 def test_resync_is_incremental_and_deleted_pages_leave_the_index(docs, ws):
-    sync(ws, "docs", path=str(docs))
+    sync(ws, "docs", path=str(docs), min_chars=0)
     count = len(passages(ws))
-    again = sync(ws, "docs", path=str(docs))
+    again = sync(ws, "docs", path=str(docs), min_chars=0)
     assert (again.new, again.updated, again.unchanged, again.removed) == (0, 0, count, 0)
 
     (docs / "site" / "sso.html").unlink()
     (docs / "guide" / "setup.rst").write_text(GUIDE_RST.replace(
         "Set HTTPS_PROXY", "Set HTTPS_PROXY and NO_PROXY"))
-    third = sync(ws, "docs", path=str(docs))
+    third = sync(ws, "docs", path=str(docs), min_chars=0)
     assert (third.updated, third.removed) == (1, 2)
     assert not any(path.endswith("sso.html") for path, _ in passages(ws))
 
@@ -168,7 +173,7 @@ def test_sync_from_a_git_url(docs, tmp_path, ws):
     subprocess.run([*git, "add", "."], check=True)
     subprocess.run([*git, "commit", "-q", "-m", "docs"], check=True)
 
-    report = sync(ws, "docs", path=f"file://{repo}")
+    report = sync(ws, "docs", path=f"file://{repo}", min_chars=0)
     assert report.new == 3
     assert {p.path for p in ws.store.passages("docs")} == {"repo/docs/index.md", "repo/README.md"}
 
@@ -181,17 +186,124 @@ def test_sync_from_a_git_url(docs, tmp_path, ws):
                                         "https://gitlab.com/g/p/-/blob/v2/docs")
 
 
-
-
 def test_cli_sync_docs(docs, tmp_path, monkeypatch):
-    result = CliRunner().invoke(app, ["sync", "docs", str(docs), "--json"],
+    result = CliRunner().invoke(app, ["sync", "docs", str(docs), "--json", "--min-chars", "0"],
                                 catch_exceptions=False)
     assert result.exit_code == 0 and json.loads(result.stdout)["new"] == 9
+    assert json.loads(result.stdout)["skipped_reasons"] == {"not a page": 1}
 
     code, _, err = run_cli(monkeypatch, "sync", "docs", str(tmp_path / "nowhere"))
     assert code == 1 and err.strip().splitlines() == [
         f"Error: No docs folder at '{tmp_path / 'nowhere'}': give the folder of your pages "
-        "(.md, .rst, .html, .txt) or a git URL"]
+        "(.md, .rst, .html, .txt, or gzipped) or a git URL"]
     code, _, err = run_cli(monkeypatch, "sync", "docs", f"file://{tmp_path}/no-repo")
     assert code == 1 and err.strip().startswith(f"Error: Cannot clone file://{tmp_path}/no-repo")
     assert "check the URL" in err and len(err.strip().splitlines()) == 1
+
+
+def test_gzipped_pages_are_read_and_linked_as_html(tmp_path, ws):
+    root = tmp_path / "pip"
+    (root / "cli").mkdir(parents=True)
+    (root / "cli" / "pip_install.rst.gz").write_bytes(gzip.compress(GUIDE_RST.encode()))
+    (root / "topics").mkdir()
+    (root / "topics" / "caching.md.gz").write_bytes(gzip.compress(INDEX_MD.encode()))
+    (root / "conf.py.gz").write_bytes(gzip.compress(b"project = 'pip'\n"))
+    (root / "broken.md.gz").write_bytes(b"not gzip at all")
+    report = sync(ws, "docs", path=str(root), base_url="https://pip.example/en/stable",
+                  min_chars=0)
+    found = passages(ws)
+    proxy = found[("pip/cli/pip_install.rst.gz", "Handbook > Install > Behind a proxy")]
+    assert proxy.url == "https://pip.example/en/stable/cli/pip_install.html#behind-a-proxy"
+    assert proxy.text == "Set HTTPS_PROXY before running the installer."
+    assert found[("pip/topics/caching.md.gz", "Welcome > Support > Email")].url == (
+        "https://pip.example/en/stable/topics/caching.html#email")
+    assert report.skipped_reasons == {"not a page": 1, "not a valid gzip file": 1}
+    assert report.problems == ["broken.md.gz: skipped, not a valid gzip file"]
+
+    sync(ws, "docs", path=str(root), base_url="https://pip.example/", url_suffix="/")
+    assert any(p.url.startswith("https://pip.example/cli/pip_install/#")
+               for p in ws.store.passages("docs"))
+
+
+@pytest.fixture
+def secret(tmp_path):
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    target = outside / "hostname"
+    target.write_text("# Host\n\nsecret-host-name-only-on-this-machine\n")
+    return target
+
+
+def test_links_out_of_the_folder_are_skipped_and_reported(docs, secret, ws, capsys):
+    (docs / "leak.md").symlink_to(secret)
+    (docs / "etc").symlink_to(secret.parent, target_is_directory=True)
+    (docs / "alias.md").symlink_to(docs / "index.md")  # inside the folder: read
+    (docs / "guide" / "loop").symlink_to(docs, target_is_directory=True)  # read once
+    (docs / "dangling.md").symlink_to(docs / "gone.md")
+    os.mkfifo(docs / "pipe.md")  # reading it would wait forever
+
+    report = sync(ws, "docs", path=str(docs), min_chars=0)
+    stored = passages(ws)
+    everything = " ".join(p.text for p in stored.values())
+    assert "secret-host-name" not in everything
+    assert not any("leak" in path or "etc/" in path for path, _ in stored)
+    assert ("handbook/alias.md", "Welcome") in stored
+    assert not any("/loop/" in path for path, _ in stored)
+    assert report.skipped_reasons == {"broken link": 1, "link outside the folder": 2,
+                                      "not a page": 1, "not a regular file": 1}
+    assert sorted(report.problems) == [
+        "dangling.md: skipped, broken link",
+        "etc: skipped, a link to outside the folder, not read",
+        "leak.md: skipped, a link to outside the folder, not read",
+        "pipe.md: skipped, not a regular file",
+    ]
+    assert str(secret) not in " ".join(report.problems)  # the target is not named
+
+
+def test_a_page_that_becomes_a_link_out_loses_its_passages(docs, secret, ws):
+    (docs / "leak.md").write_text("# Leak\n\nBefore it was a link.\n")
+    sync(ws, "docs", path=str(docs))
+    assert any(path == "handbook/leak.md" for path, _ in passages(ws))
+    (docs / "leak.md").unlink()
+    (docs / "leak.md").symlink_to(secret)
+    report = sync(ws, "docs", path=str(docs))
+    assert report.removed >= 1
+    assert not any(path == "handbook/leak.md" for path, _ in passages(ws))
+
+
+def _commit(repo, *paths):
+    git = ["git", "-C", str(repo), "-c", "user.name=t", "-c", "user.email=t@example.com"]
+    subprocess.run([*git, "add", *paths], check=True)
+    subprocess.run([*git, "commit", "-q", "-m", "docs"], check=True)
+
+
+def test_links_out_of_a_cloned_repository_are_skipped(tmp_path, secret, ws, monkeypatch):
+    repo = tmp_path / "repo"
+    subprocess.run(["git", "init", "-q", "-b", "main", str(repo)], check=True)
+    (repo / "docs").mkdir()
+    (repo / "docs" / "index.md").write_text(INDEX_MD)
+    (repo / "docs" / "leak.md").symlink_to(secret)
+    (repo / "outside").symlink_to(secret.parent, target_is_directory=True)
+    _commit(repo, ".")
+
+    report = sync(ws, "docs", path=f"file://{repo}")
+    assert report.skipped_reasons["link outside the folder"] == 2
+    assert "secret-host-name" not in " ".join(p.text for p in ws.store.passages("docs"))
+
+    # A folder of the repository that is itself a link out (or `..`) is refused.
+    monkeypatch.setattr(docs_module, "parse_git_url",
+                        lambda url: GitURL(f"file://{repo}", folder="outside"))
+    code, _, err = run_cli(monkeypatch, "sync", "docs", "https://forge.example/o/r/tree/main/x")
+    assert code == 1 and err.strip() == (
+        f"Error: The folder 'outside' leads out of the repository file://{repo}: give a "
+        "folder inside it")
+
+
+def test_cli_shows_what_was_skipped_and_why(docs, secret, monkeypatch):
+    (docs / "leak.md").symlink_to(secret)
+    code, out, _ = run_cli(monkeypatch, "sync", "docs", str(docs))
+    assert code == 0
+    lines = out.strip().splitlines()
+    assert lines[0].startswith("docs: ") and "2 skipped" in lines[0]
+    assert lines[1].strip() == "skipped: 1 link outside the folder, 1 not a page"
+    assert lines[2].strip() == "leak.md: skipped, a link to outside the folder, not read"

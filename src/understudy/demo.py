@@ -61,7 +61,8 @@ def load_sample(workspace: Workspace) -> SampleLoad:
     outcomes = [store.upsert_thread(thread) for thread in loaded]
     # Read back: the stored threads carry ids and the clean text of every message.
     threads = [store.find_thread(t.source, t.external_id) for t in loaded]
-    docs = sync(workspace, "docs", path=str(SAMPLE_DIR / "docs"), base_url=SAMPLE_DOCS_URL)
+    docs = sync(workspace, "docs", path=str(SAMPLE_DIR / "docs"), base_url=SAMPLE_DOCS_URL,
+                url_suffix=None)  # the sample site serves its pages under their own names
     return SampleLoad(threads, outcomes.count("new") + outcomes.count("updated"), docs)
 
 

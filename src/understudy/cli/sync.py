@@ -48,6 +48,9 @@ def print_report(report: SyncReport) -> None:
     removed = f", {report.removed} removed" if report.removed else ""
     console.print(f"{report.source}: [green]{report.new} new[/], {report.updated} updated, "
                   f"{report.unchanged} unchanged{skipped}{removed}")
+    if report.skipped_reasons:
+        reasons = ", ".join(f"{count} {reason}" for reason, count in report.skipped_reasons.items())
+        console.print(f"  skipped: {reasons}", markup=False)
     for problem in report.problems:
         console.print(f"  [yellow]{problem}[/]")
 
@@ -101,19 +104,30 @@ def sync_github(
 def sync_docs(
     ctx: typer.Context,
     path: str = typer.Argument(
-        ..., help="Folder (or file) of .md, .rst, .html or .txt pages, or a git URL of one."
+        ..., help="Folder (or file) of .md, .rst, .html or .txt pages (gzipped too), or a git "
+                  "URL of one."
     ),
     base_url: str = typer.Option(
         "", "--base-url", help="Where the pages are published; passage links start with it."
     ),
+    url_suffix: str = typer.Option(
+        ".html", "--url-suffix", metavar="SUFFIX",
+        help="What .md, .rst, .txt (and .gz) become in --base-url links; '' for none.",
+    ),
     max_words: int = typer.Option(300, "--max-words", min=50, help="Words per passage at most."),
+    min_chars: int = typer.Option(
+        80, "--min-chars", min=0, help="Shorter passages join a neighbour of their page."
+    ),
     json_out: bool = typer.Option(False, "--json", help="Print the sync report as JSON."),
 ) -> None:
     """Sync documentation pages as passages, chunked by heading (incremental).
 
-    Passages of pages deleted since the last sync are removed.
+    Sphinx and MyST markup (directives, roles, targets) becomes the text a reader sees.
+    Passages of pages deleted since the last sync are removed; links that lead out of
+    the folder are skipped, never read.
     """
-    run_sync(ctx, "docs", json_out, path=path, base_url=base_url, max_words=max_words)
+    run_sync(ctx, "docs", json_out, path=path, base_url=base_url, max_words=max_words,
+             min_chars=min_chars, url_suffix=url_suffix)
 
 
 @sync_app.command("code")

@@ -24,6 +24,7 @@ class SyncReport:
     skipped: int = 0
     removed: int = 0  # passages or snippets whose page, file or definition is gone
     problems: list[str] = field(default_factory=list)
+    skipped_reasons: dict[str, int] = field(default_factory=dict)  # why, for sources that say
 
     def to_dict(self) -> dict[str, Any]:
         return self.__dict__.copy()
@@ -51,6 +52,7 @@ def sync(
     report.skipped = source.skipped
     report.removed = getattr(source, "removed", 0)
     report.problems = source.problems
+    report.skipped_reasons = dict(getattr(source, "skipped_reasons", {}))
     return report
 
 

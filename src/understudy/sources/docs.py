@@ -1,4 +1,4 @@
-"""The docs source: folders of Markdown, reStructuredText, HTML and text pages as passages."""
+"""The docs source: folders of Markdown/MyST, reStructuredText, HTML and text pages as passages."""
 
 from __future__ import annotations
 
@@ -11,167 +11,88 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from markdown_it import MarkdownIt
-
 from ..errors import InputError, SourceError
 from ..records import Passage
 from .base import Source
-from .docs_formats import Section, html_sections, rst_sections, text_sections
+from .docs_files import PageSkipped, Walk, read_page, walk_pages
+from .docs_formats import Section, html_sections, text_sections
+from .docs_markdown import markdown_sections, slugify
+from .docs_passages import passages_of
+from .docs_rst import rst_sections
+
+__all__ = ["DocsSource", "MAX_WORDS", "MIN_CHARS", "published_path", "slugify", "split_markdown",
+           "split_page", "parse_git_url", "is_git_url"]
 
 MAX_WORDS = 300  # about what the embedding model reads (256 word pieces) with some context
+MIN_CHARS = 80  # a passage shorter than this says too little alone: it joins a neighbour
+MAX_PAGE_BYTES = 20 * 1024 * 1024  # also bounds what a gzipped page may unpack to
 SUFFIXES = (".md", ".markdown", ".txt", ".rst", ".rest", ".html", ".htm")
+SOURCE_SUFFIXES = (".md", ".markdown", ".txt", ".rst", ".rest")  # published as HTML
 GIT_TIMEOUT = 300
 TRAIL = " > "
 
-_md = MarkdownIt("commonmark")
 
-
-def slugify(heading: str) -> str:
-    """The anchor GitLab and GitHub give a heading: lowercase, punctuation dropped, dashes."""
-    slug = re.sub(r"[^\w\- ]", "", heading.strip().lower())
-    return re.sub(r" ", "-", slug)
-
-
-@dataclass
-class _Section:
-    trail: list[str]
-    anchor: str
-    blocks: list[str]  # markdown of each top-level block, in order
-
-
-def _sections(text: str) -> list[_Section]:
-    """Top-level blocks grouped under the heading they follow."""
-    lines = text.splitlines()
-    tokens = _md.parse(text)
-    sections = [_Section([], "", [])]  # text before the first heading
-    stack: list[tuple[int, str]] = []
-    anchors: dict[str, int] = {}
-    for position, token in enumerate(tokens):
-        if token.level != 0 or token.map is None or token.type.endswith("_close"):
-            continue
-        if token.type == "heading_open":
-            inline = tokens[position + 1]
-            name = "".join(c.content for c in inline.children or []).strip() or inline.content
-            depth = int(token.tag[1:])
-            while stack and stack[-1][0] >= depth:
-                stack.pop()
-            stack.append((depth, name))
-            slug = slugify(name)
-            seen = anchors.get(slug, 0)
-            anchors[slug] = seen + 1
-            anchor = f"{slug}-{seen}" if seen else slug
-            sections.append(_Section([n for _, n in stack], anchor, []))
-            continue
-        start, end = token.map
-        block = "\n".join(lines[start:end]).strip()
-        if block:
-            sections[-1].blocks.append(block)
-    return [s for s in sections if s.blocks]
-
-
-def _words(text: str) -> int:
-    return len(text.split())
-
-
-def _split_block(block: str, max_words: int) -> list[str]:
-    """A block longer than the bound, cut between lines (a single long line stays whole)."""
-    parts: list[str] = []
-    current: list[str] = []
-    for line in block.splitlines():
-        if current and _words("\n".join(current + [line])) > max_words:
-            parts.append("\n".join(current))
-            current = []
-        current.append(line)
-    if current:
-        parts.append("\n".join(current))
-    return parts
-
-
-def _chunks(blocks: list[str], max_words: int) -> list[str]:
-    """Blocks packed into chunks of at most `max_words` words, cut at block boundaries."""
-    pieces = [p for b in blocks for p in (_split_block(b, max_words)
-                                          if _words(b) > max_words else [b])]
-    chunks: list[str] = []
-    current: list[str] = []
-    size = 0
-    for piece in pieces:
-        words = _words(piece)
-        if current and size + words > max_words:
-            chunks.append("\n\n".join(current))
-            current, size = [], 0
-        current.append(piece)
-        size += words
-    if current:
-        chunks.append("\n\n".join(current))
-    return chunks
+def page_kind(name: str) -> str:
+    """The suffix that says how a page is parsed: `.rst` for `pip_install.rst.gz`."""
+    name = name.lower().removesuffix(".gz")
+    return Path(name).suffix
 
 
 def split_markdown(
-    text: str, path: str, url: str = "", max_words: int = MAX_WORDS, source: str = "docs"
+    text: str, path: str, url: str = "", max_words: int = MAX_WORDS, source: str = "docs",
+    min_chars: int = MIN_CHARS,
 ) -> list[Passage]:
-    """Passages of one markdown page: one per section, long sections cut at paragraphs.
+    """Passages of one Markdown (or MyST) page: one per section, long sections cut at blocks.
 
     Each passage's heading is its trail ("Install > Docker > Volumes") and its url is the
     page's `url` (or `path` when empty) with the section's anchor.
     """
-    return _passages(_sections(text), path, url, max_words, source)
+    return passages_of(markdown_sections(text), path, url, max_words, source, min_chars)
 
 
 def split_page(
-    text: str, path: str, url: str = "", max_words: int = MAX_WORDS, source: str = "docs"
+    text: str, path: str, url: str = "", max_words: int = MAX_WORDS, source: str = "docs",
+    min_chars: int = MIN_CHARS,
 ) -> list[Passage]:
     """Passages of one page of any supported kind, chosen by the suffix of `path`."""
-    suffix = Path(path).suffix.lower()
-    if suffix in (".md", ".markdown"):
-        return split_markdown(text, path, url, max_words, source)
     parse: Callable[[str], list[Section]] = {
-        ".rst": rst_sections, ".rest": rst_sections, ".html": html_sections,
-        ".htm": html_sections,
-    }.get(suffix, text_sections)
-    sections = [_Section(trail, anchor, blocks) for trail, anchor, blocks in parse(text)]
-    return _passages(sections, path, url, max_words, source)
+        ".md": markdown_sections, ".markdown": markdown_sections, ".rst": rst_sections,
+        ".rest": rst_sections, ".html": html_sections, ".htm": html_sections,
+    }.get(page_kind(path), text_sections)
+    return passages_of(parse(text), path, url, max_words, source, min_chars)
 
 
-def _passages(
-    sections: list[_Section], path: str, url: str, max_words: int, source: str
-) -> list[Passage]:
-    page = url or path
-    stem = Path(path).stem
-    passages: list[Passage] = []
-    seen: dict[str, int] = {}
-    for section in sections:
-        trail = TRAIL.join(section.trail) or stem
-        link = f"{page}#{section.anchor}" if section.anchor else page
-        for chunk in _chunks(section.blocks, max_words):
-            # (source, path, heading) is a passage's key, so a repeated trail gets a number.
-            count = seen.get(trail, 0) + 1
-            seen[trail] = count
-            heading = trail if count == 1 else f"{trail} ({count})"
-            passages.append(Passage(source, path, heading, chunk, link))
-    return passages
+def published_path(inside: str, suffix: str | None = ".html") -> str:
+    """Where a page lands on the published site: Sphinx and MkDocs turn page.md into page.html.
 
-
-def published_path(inside: str) -> str:
-    """Where a page lands on the published site: Sphinx turns page.rst into page.html."""
-    if inside.lower().endswith((".rst", ".rest")):
-        return inside.rsplit(".", 1)[0] + ".html"
-    return inside
+    `suffix` replaces every source suffix (`.rst`, `.md`, `.txt`, `.rst.gz`); None keeps the
+    path as it is (a forge shows the source file).
+    """
+    if suffix is None:
+        return inside
+    name = inside[:-3] if inside.lower().endswith(".gz") else inside
+    if Path(name).suffix.lower() in SOURCE_SUFFIXES:
+        return name[: -len(Path(name).suffix)] + suffix
+    return name
 
 
 class DocsSource(Source):
-    """Markdown, reStructuredText, HTML and text pages under a folder (or one file)."""
+    """Markdown/MyST, reStructuredText, HTML and text pages (gzipped or not) under a folder."""
 
     name = "docs"
 
     def __init__(self, settings: Any, store: Any):
         super().__init__(settings, store)
         self.removed = 0
+        self.skipped_reasons: dict[str, int] = {}
 
     def fetch(
         self,
         path: str | Path = "",
         base_url: str = "",
         max_words: int = MAX_WORDS,
+        min_chars: int = MIN_CHARS,
+        url_suffix: str | None = ".html",
         prune: bool = True,
         **_: Any,
     ) -> Iterator[Passage]:
@@ -180,35 +101,44 @@ class DocsSource(Source):
         A passage's path is the folder's name and the page's path inside it
         ("docs/install.md"), so two folders synced into one workspace do not collide.
         `path` may also be a git URL (a repository, or a folder of one in the
-        https://HOST/OWNER/REPO/tree/BRANCH/FOLDER form): it is cloned into the workspace.
+        https://HOST/OWNER/REPO/tree/BRANCH/FOLDER form): it is cloned into the workspace,
+        and its links point at the forge's view of each source file.
+        Links to anything outside the folder are skipped, never read; `skipped_reasons`
+        counts every file left out by reason.
         """
         prefix = ""
+        suffix = url_suffix  # None: links keep the source file's name
         if is_git_url(str(path)):
             checkout = self._checkout(str(path))
             path, prefix = checkout.folder, checkout.name
-            base_url = base_url or checkout.base_url
+            if not base_url:
+                base_url, suffix = checkout.base_url, None
         root = Path(path).expanduser() if path else None
         if root is None or not root.exists():
             raise InputError(f"No docs folder at '{path}': give the folder of your pages "
-                             "(.md, .rst, .html, .txt) or a git URL")
-        files = [root] if root.is_file() else _pages(root)
+                             "(.md, .rst, .html, .txt, or gzipped) or a git URL")
+        if root.is_file():
+            walk = Walk(pages=[(root.resolve(), root.name)])  # a file given by name is read
+        else:
+            walk = walk_pages(root, lambda name: page_kind(name) in SUFFIXES)
         prefix = prefix or root.name
         kept: set[tuple[str, str]] = set()
         kept_paths: set[str] = set()
-        for file in files:
-            inside = file.name if file == root else file.relative_to(root).as_posix()
-            key = inside if file == root else f"{prefix}/{inside}"
-            page = f"{base_url.rstrip('/')}/{published_path(inside)}" if base_url else ""
+        for file, inside in walk.pages:
+            key = inside if root.is_file() else f"{prefix}/{inside}"
+            page = f"{base_url.rstrip('/')}/{published_path(inside, suffix)}" if base_url else ""
             try:
-                text = file.read_text(encoding="utf-8")
-            except (OSError, UnicodeDecodeError) as exc:
-                self.skipped += 1
-                self.problems.append(f"{file}: skipped, not UTF-8 text ({type(exc).__name__})")
+                text = read_page(file, MAX_PAGE_BYTES)
+            except PageSkipped as skipped:
+                walk.skip(skipped.reason, inside, skipped.detail)
                 kept_paths.add(key)  # an unreadable page keeps what was stored before
                 continue
-            for passage in split_page(text, key, page, max_words, self.name):
+            for passage in split_page(text, key, page, max_words, self.name, min_chars):
                 kept.add((passage.path, passage.heading))
                 yield passage
+        self.skipped_reasons = dict(sorted(walk.reasons.items()))
+        self.skipped = sum(walk.reasons.values())
+        self.problems.extend(walk.problems)
         if prune:
             self.removed = self.prune(prefix if root.is_dir() else root.name, kept, kept_paths)
 
@@ -238,6 +168,9 @@ class DocsSource(Source):
             raise SourceError(f"Cannot clone {found.repo} ({detail}): check the URL and your "
                               "access to it") from None
         folder = target / found.folder if found.folder else target
+        if not folder.resolve().is_relative_to(target.resolve()):  # `../..` or a link out
+            raise InputError(f"The folder '{found.folder}' leads out of the repository "
+                             f"{found.repo}: give a folder inside it")
         name = Path(found.repo.rstrip("/")).name.removesuffix(".git") or "docs"
         if found.folder:
             name = f"{name}/{found.folder.strip('/')}"
@@ -299,14 +232,3 @@ def parse_git_url(url: str) -> GitURL:
 def _git_env() -> dict[str, str]:
     # Never wait for a password prompt: a private repository fails with a clear line instead.
     return {**os.environ, "GIT_TERMINAL_PROMPT": "0"}
-
-
-def _pages(root: Path) -> list[Path]:
-    """Pages under `root` in a stable order, skipping hidden files and folders."""
-    return sorted(
-        p
-        for p in root.rglob("*")
-        if p.is_file()
-        and p.suffix.lower() in SUFFIXES
-        and not any(part.startswith(".") for part in p.relative_to(root).parts)
-    )

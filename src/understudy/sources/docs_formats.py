@@ -1,69 +1,112 @@
-"""Sections of reStructuredText, HTML and plain-text pages: heading trail, anchor, blocks."""
+"""Sections of HTML and plain-text pages, and the Sphinx/MyST vocabulary the page parsers share."""
 
 from __future__ import annotations
 
 import re
-from html.parser import HTMLParser
+from typing import Any
+
+from lxml import etree
 
 # (heading trail, anchor, blocks of text in order)
 Section = tuple[list[str], str, list[str]]
 
-_ADORNMENT = re.compile(r"^([!-/:-@\[-`{-~])\1{2,}\s*$")  # a line of one punctuation character
 _BLANK = re.compile(r"\n\s*\n")
 
+# Directives whose output is navigation, metadata or a file we do not have: they vanish.
+VANISHING = frozenset({
+    "toctree", "contents", "include", "literalinclude", "raw", "meta", "index", "highlight",
+    "tabularcolumns", "currentmodule", "module", "py:module", "py:currentmodule", "program",
+    "sectionauthor", "codeauthor", "moduleauthor", "autosummary", "image", "sectnum",
+    "default-role", "role", "title", "header", "footer", "target-notes", "date", "class",
+    "towncrier-draft-entries", "graphviz", "plot", "mermaid", "bibliography",
+})
+# Directives whose body is code: kept as a fenced block.
+CODE = frozenset({
+    "code", "code-block", "sourcecode", "code-cell", "doctest", "testcode", "testoutput",
+    "prompt", "console", "parsed-literal", "jupyter-execute", "ipython",
+})
+# Directives that print a label before their body, as Sphinx renders them.
+LABELS = {
+    "note": "Note", "warning": "Warning", "tip": "Tip", "important": "Important",
+    "attention": "Attention", "caution": "Caution", "danger": "Danger", "error": "Error",
+    "hint": "Hint", "seealso": "See also", "todo": "To do",
+    "versionadded": "New in version {}", "versionchanged": "Changed in version {}",
+    "deprecated": "Deprecated since version {}", "versionremoved": "Removed in version {}",
+}
+# Roles whose text reads as code (a file, a command, an option, a Python object).
+CODE_ROLES = frozenset({
+    "file", "command", "program", "option", "envvar", "samp", "kbd", "code", "mod", "func",
+    "class", "meth", "attr", "obj", "data", "exc", "const", "makevar", "regexp", "mailheader",
+    "literal",
+})
+# Page metadata Sphinx reads from a leading field list; it is not content.
+METADATA_FIELDS = frozenset({"orphan", "nosearch", "tocdepth", "nocomments", "substitutions",
+                             "html_theme.sidebar_secondary.remove", "html_meta"})
 
-def rst_id(title: str) -> str:
-    """The id docutils (and so Sphinx) gives a section: lowercase words joined by dashes."""
-    return re.sub(r"[^a-z0-9]+", "-", title.lower()).strip("-")
+_EXPLICIT_TITLE = re.compile(r"^(.*?)\s*<([^<>]*)>$", re.DOTALL)
 
 
-def rst_sections(text: str) -> list[Section]:
-    """Sections of a reStructuredText page, found by their underlined (or overlined) titles.
+def role_text(name: str, content: str) -> str:
+    """What a Sphinx or MyST role shows: its title, or its target read as a reader sees it.
 
-    Levels follow the order in which adornment styles first appear, as in docutils; indented
-    text (literal blocks, directive bodies) is never taken for a title.
+    `{ref}`Hash-checking mode <hash-mode>`` shows "Hash-checking mode", `{pypi}`truststore``
+    shows "truststore", `{pep}`517`` shows "PEP 517"; code-like roles keep backticks.
     """
-    lines = text.splitlines()
-    styles: list[tuple[str, bool]] = []
-    stack: list[tuple[int, str]] = []
-    sections: list[Section] = [([], "", [])]
-    body: list[str] = []
-    used: dict[str, int] = {}
-    i = 0
+    name = name.lower().rsplit(":", 1)[-1] if name.count(":") else name.lower()
+    content = " ".join(content.split())
+    explicit = _EXPLICIT_TITLE.match(content)
+    if explicit and explicit[1]:
+        text = explicit[1]
+    else:
+        text = explicit[2] if explicit else content
+        text = text.lstrip("!")
+        if text.startswith("~"):  # Sphinx shows only the last part of ~a.b.c
+            text = text[1:].rsplit(".", 1)[-1]
+    if name == "pep":
+        return f"PEP {text}"
+    if name == "rfc":
+        return f"RFC {text}"
+    if name == "doc" and not (explicit and explicit[1]):
+        # Sphinx shows the page's title, which only the page knows; its name comes close.
+        text = text.rstrip("/").rsplit("/", 1)[-1]
+    if name in ("issue", "pr") and text.isdigit():
+        return f"#{text}"
+    if name in CODE_ROLES and text:
+        fence = "``" if "`" in text else "`"
+        return f"{fence}{text}{fence}"
+    return text
 
-    def flush() -> None:
-        chunk = "\n".join(body).strip("\n")
-        sections[-1][2].extend(b.strip("\n") for b in _BLANK.split(chunk) if b.strip())
-        body.clear()
 
-    while i < len(lines):
-        over = _ADORNMENT.match(lines[i])
-        if (over and i + 2 < len(lines) and lines[i + 1].strip()
-                and lines[i + 2].strip() == lines[i].strip()):
-            title, style, step = lines[i + 1].strip(), (over[1], True), 3
-        elif (i + 1 < len(lines) and lines[i].strip() and not lines[i][0].isspace()
-              and (i == 0 or not lines[i - 1].strip())
-              and (under := _ADORNMENT.match(lines[i + 1]))
-              and len(lines[i + 1].rstrip()) >= min(len(lines[i].rstrip()), 4)):
-            title, style, step = lines[i].strip(), (under[1], False), 2
-        else:
-            body.append(lines[i])
-            i += 1
-            continue
-        flush()
-        if style not in styles:
-            styles.append(style)
-        depth = styles.index(style)
-        while stack and stack[-1][0] >= depth:
-            stack.pop()
-        stack.append((depth, title))
-        anchor = rst_id(title) or "section"
-        seen = used.get(anchor, 0)
-        used[anchor] = seen + 1
-        sections.append(([t for _, t in stack], f"{anchor}-{seen}" if seen else anchor, []))
-        i += step
-    flush()
-    return [s for s in sections if s[2]]
+def label(name: str, argument: str) -> str:
+    """The label a directive prints before its body ("Note", "New in version 22.2"), or ''."""
+    found = LABELS.get(name.lower())
+    if found:
+        return found.format(argument.strip()).strip() if "{}" in found else found
+    if name.lower() == "admonition":
+        return argument.strip()
+    return ""
+
+
+def label_argument(name: str, argument: str) -> tuple[str, str]:
+    """A labelling directive's argument split into what the label names (a version) and
+    the text that follows it (`.. versionadded:: 20.1 The purge command`)."""
+    found = LABELS.get(name.lower())
+    if found is None:
+        return argument, ""
+    if "{}" not in found:
+        return "", argument.strip()
+    parts = argument.split(None, 1)
+    return (parts[0] if parts else ""), (parts[1].strip() if len(parts) > 1 else "")
+
+
+def labelled(text: str, blocks: list[str]) -> list[str]:
+    """Blocks with a bold label in front of the first paragraph (or on its own line)."""
+    if not text:
+        return blocks
+    head = f"**{text}:**" if not text.endswith((".", ":", "?", "!")) else f"**{text}**"
+    if blocks and not blocks[0].startswith(("```", "- ", "|", "> ", "**")):
+        return [f"{head} {blocks[0]}", *blocks[1:]]
+    return [head, *blocks]
 
 
 def text_sections(text: str) -> list[Section]:
@@ -72,68 +115,81 @@ def text_sections(text: str) -> list[Section]:
     return [([], "", blocks)] if blocks else []
 
 
+def rst_id(title: str) -> str:
+    """The id docutils (and so Sphinx) gives a section: lowercase words joined by dashes."""
+    return re.sub(r"[^a-z0-9]+", "-", title.lower()).strip("-")
+
+
 _SKIPPED = {"script", "style", "nav", "header", "footer", "aside", "noscript", "template",
-            "svg", "form", "button"}
+            "svg", "form", "button", "head", "title"}
 _BLOCKS = {"p", "li", "pre", "td", "th", "dd", "dt", "blockquote", "tr", "figcaption",
            "caption", "div", "section", "article", "main", "ul", "ol", "dl", "table", "br",
-           "hr", "details", "summary"}
+           "hr", "details", "summary", "body"}
 _HEADINGS = {"h1", "h2", "h3", "h4", "h5", "h6"}
-_VOID = {"br", "hr", "img", "input", "meta", "link", "source", "wbr", "area", "col", "embed"}
+_NO_ATTRS: dict[str, str] = {}
 
 
-class _PageParser(HTMLParser):
-    """Collects headings and text blocks, leaving out navigation, scripts and styles."""
+class _PageEvents:
+    """An lxml parser target: headings and text blocks, leaving out navigation and scripts.
+
+    libxml2 parses the page in one linear pass and closes what the page left open, so a
+    hostile page (thousands of unclosed tags) costs no more than its length.
+    """
 
     def __init__(self) -> None:
-        super().__init__(convert_charrefs=True)
-        self.sections: list[Section] = [([], "", [])]
-        self.stack: list[tuple[int, str]] = []
-        self.skip_tag = ""  # inside an element whose text is not content (counted by name,
-        self.skip_depth = 0  # so unclosed <li> or <p> inside it do not matter)
+        # ("h", level, id, title, in_main) and ("b", text, in_main), in page order
+        self.events: list[tuple[Any, ...]] = []
+        self.main_seen = False
+        self.main_depth = 0
+        self.stack: list[tuple[str, bool]] = []  # open tags: (name, opened <main>)
+        self.skip_depth = 0  # open elements whose text is not content
         self.heading: list[str] | None = None
         self.heading_level = 0
         self.heading_id = ""
         self.pending_id = ""  # id of a <section> just opened: Sphinx puts the anchor there
         self.text: list[str] = []
         self.pre = 0
-        self.used: dict[str, int] = {}
 
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        found = dict(attrs)
-        if self.skip_tag:
-            self.skip_depth += tag == self.skip_tag
+    def start(self, tag: str, attrib: Any) -> None:
+        # lxml's attribute proxy is slow to query: read it only when the tag has attributes.
+        attrs = dict(attrib) if len(attrib) else _NO_ATTRS
+        is_main = tag == "main" or attrs.get("role") == "main"
+        self.stack.append((tag, is_main))
+        if is_main:
+            self.main_seen = True
+            self.main_depth += 1
+        if self.skip_depth or tag in _SKIPPED or attrs.get("role") == "navigation":
+            self.skip_depth += 1
             return
-        if tag in _SKIPPED or found.get("role") == "navigation":
-            if tag not in _VOID:
-                self.skip_tag, self.skip_depth = tag, 1
-            return
-        if found.get("id"):
-            self.pending_id = found["id"] or ""
+        if attrs.get("id"):
+            self.pending_id = attrs["id"]
         if tag in _HEADINGS:
             self._flush()
             self.heading, self.heading_level = [], int(tag[1])
-            self.heading_id = found.get("id") or self.pending_id
+            self.heading_id = attrs.get("id") or self.pending_id
         elif tag in _BLOCKS:
             self._flush()
         if tag == "pre":
             self.pre += 1
 
-    def handle_endtag(self, tag: str) -> None:
-        if self.skip_tag:
-            if tag == self.skip_tag:
-                self.skip_depth -= 1
-                if not self.skip_depth:
-                    self.skip_tag = ""
+    def end(self, tag: str) -> None:
+        if not self.stack:
             return
-        if tag in _HEADINGS and self.heading is not None:
+        tag, was_main = self.stack.pop()
+        if self.skip_depth:
+            self.skip_depth -= 1
+        elif tag in _HEADINGS and self.heading is not None:
             self._heading_done()
         elif tag in _BLOCKS:
             self._flush()
         if tag == "pre" and self.pre:
             self.pre -= 1
+        if was_main:
+            self._flush()
+            self.main_depth -= 1
 
-    def handle_data(self, data: str) -> None:
-        if self.skip_tag:
+    def data(self, data: str) -> None:
+        if self.skip_depth:
             return
         if self.heading is not None:
             self.heading.append(data)
@@ -142,40 +198,59 @@ class _PageParser(HTMLParser):
             self.pending_id = ""
         self.text.append(data)
 
+    def comment(self, text: str) -> None:
+        """Comments are not content."""
+
+    def close(self) -> list[tuple[Any, ...]]:
+        self._flush()
+        return self.events
+
     def _heading_done(self) -> None:
         title = " ".join("".join(self.heading or []).split()).rstrip("¶#🔗 ").strip()
         self.heading = None
         self.pending_id = ""
-        if not title:
-            return
-        while self.stack and self.stack[-1][0] >= self.heading_level:
-            self.stack.pop()
-        self.stack.append((self.heading_level, title))
-        anchor = self.heading_id or rst_id(title)
-        seen = self.used.get(anchor, 0)
-        self.used[anchor] = seen + 1
-        self.sections.append(([t for _, t in self.stack], f"{anchor}-{seen}" if seen else anchor,
-                              []))
+        if title:
+            self.events.append(("h", self.heading_level, self.heading_id, title,
+                                self.main_depth > 0))
 
     def _flush(self) -> None:
+        if not self.text:
+            return
         raw = "".join(self.text)
         self.text = []
         block = raw.strip("\n") if self.pre else " ".join(raw.split())
         if block.strip():
-            self.sections[-1][2].append(block)
-
-
-_MAIN = re.compile(r"<main[\s>]|<[a-z]+[^>]*\brole=[\"']?main\b", re.IGNORECASE)
+            self.events.append(("b", block, self.main_depth > 0))
 
 
 def html_sections(text: str) -> list[Section]:
-    """Sections of an HTML page by h1-h6; only from <main> on when the page marks one."""
-    found = _MAIN.search(text)
-    if found:
-        end = text.lower().rfind("</main>")
-        text = text[found.start(): end if end > found.start() else len(text)]
-    parser = _PageParser()
-    parser.feed(text)
-    parser.close()
-    parser._flush()
-    return [s for s in parser.sections if s[2]]
+    """Sections of an HTML page by h1-h6; only what is inside <main> when the page marks one."""
+    if not text.strip():
+        return []
+    # libxml2 takes UTF-8: a lone surrogate (never in a decoded file) would stop it.
+    text = text.encode("utf-8", "replace").decode("utf-8")
+    target = _PageEvents()
+    parser = etree.HTMLParser(target=target, no_network=True, recover=True)
+    try:
+        parser.feed(text)
+        events = parser.close()
+    except etree.LxmlError:  # libxml2 gave up on the page: what it read so far is kept
+        events = target.events
+    if target.main_seen:
+        events = [e for e in events if e[-1]]
+    sections: list[Section] = [([], "", [])]
+    stack: list[tuple[int, str]] = []
+    used: dict[str, int] = {}
+    for event in events:
+        if event[0] == "b":
+            sections[-1][2].append(event[1])
+            continue
+        _, level, anchor, title, _ = event
+        while stack and stack[-1][0] >= level:
+            stack.pop()
+        stack.append((level, title))
+        anchor = anchor or rst_id(title)
+        seen = used.get(anchor, 0)
+        used[anchor] = seen + 1
+        sections.append(([t for _, t in stack], f"{anchor}-{seen}" if seen else anchor, []))
+    return [s for s in sections if s[2]]
