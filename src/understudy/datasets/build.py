@@ -12,7 +12,7 @@ from ..backends.openai import DEFAULT_BUDGET
 from ..errors import UsageError
 from ..jobs.examples import code_examples, synthetic_examples
 from ..llm import DEFAULT_OPENAI_MODEL
-from ..prompts import build_messages
+from ..prompts import ANSWERING, Rules, build_messages, rules_for
 from ..records import Example, Message, Thread
 from ..store.training import examples as stored_examples
 from ..store.training import replace_examples, update_examples
@@ -70,10 +70,12 @@ def thread_ref(thread: Thread) -> str:
 
 
 def prompt_messages(
-    workspace: Workspace, thread: Thread, upto: int, before: str, options: BuildOptions
+    workspace: Workspace, thread: Thread, upto: int, before: str, options: BuildOptions,
+    rules: Rules = ANSWERING,
 ) -> tuple[list[dict[str, str]], list[str]]:
     """The chat prompt for the reply at position `upto`: the thread so far and the sources
-    the answerer would have retrieved from what existed `before`, built by build_messages."""
+    the answerer would have retrieved from what existed `before`, built by build_messages
+    with the instructions (`rules`) the reply obeys."""
     items = []
     if options.sources:
         exclude = {thread.id} if thread.id is not None else None
@@ -81,7 +83,7 @@ def prompt_messages(
                                       exclude_threads=exclude)
         items = [h.item for h in hits]
     messages = build_messages(thread, items, upto=upto, budget=options.budget,
-                              model=options.model)
+                              model=options.model, rules=rules)
     masked = [{**m, "content": mask_secrets(m["content"])} for m in messages]
     return masked, [i.key for i in items]
 
@@ -129,7 +131,7 @@ def reply_examples(
                 report.skipped[reason] += 1
                 continue
             messages, keys = prompt_messages(workspace, thread, position, message.created_at,
-                                             options)
+                                             options, rules_for(text))
             yield Example(
                 kind="reply", messages=messages, completion=mask_secrets(message.body.strip()),
                 thread_id=thread.id, message_id=message.id,
@@ -158,7 +160,7 @@ def edit_examples(
         while upto < len(thread.messages) and thread.messages[upto].created_at <= draft.created_at:
             upto += 1
         messages, keys = prompt_messages(workspace, thread, max(upto, 1), draft.created_at,
-                                         options)
+                                         options, rules_for(markdown_to_text(text)))
         edited = draft.final_text is not None and draft.final_text.strip() != draft.text.strip()
         yield Example(
             kind="edit", messages=messages, completion=mask_secrets(text), thread_id=thread.id,

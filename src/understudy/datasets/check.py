@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..llm import training_cost
-from ..prompts import SEPARATOR, STOP, SYSTEM_PROMPT
+from ..prompts import SEPARATOR, STOP, SYSTEM_PROMPTS
 from ..text import count_tokens, find_secrets, mask_secrets
 
 MIN_EXAMPLES = 100  # the legacy tool recommended "at least a few hundred"
@@ -296,8 +296,9 @@ def separator(records: Records, model: str) -> Problem | None:
 def common_prompt_prefix(records: Records, model: str) -> Problem | None:
     prompts = [r["prompt"] for r in _pairs(records) if isinstance(r.get("prompt"), str)]
     prefix = _common(prompts) if len(prompts) > 1 else ""
-    # The answerer sends the same instructions first, so they stay: the prompts match.
-    if len(prefix) <= PROMPT_PREFIX_LEN or prefix.startswith(SYSTEM_PROMPT):
+    # The answerer sends instructions first too (one of a few variants), so they stay.
+    if len(prefix) <= PROMPT_PREFIX_LEN or any(
+            prefix.startswith(p) or p.startswith(prefix) for p in SYSTEM_PROMPTS):
         return None
     return Problem("common_prompt_prefix", f"All prompts start with {prefix[:60]!r}; "
                    "a fine-tuned model needs no instructions repeated in every prompt",
