@@ -115,6 +115,24 @@ def convert_gguf(gguf: Path, folder: Path) -> None:
     partial.rename(folder)
 
 
+def _stop_on_text(tokenizer: Any, stops: list[str], start: int) -> Any:
+    """A stopping criterion true once the text generated after `start` holds a stop sequence.
+
+    It decodes instead of matching token ids, so it works with any tokenizer (transformers'
+    own stop_strings needs a byte-level vocabulary).
+    """
+    import torch
+    import transformers
+
+    class StopOnText(transformers.StoppingCriteria):
+        def __call__(self, input_ids: Any, scores: Any, **kwargs: Any) -> Any:
+            done = [any(s in tokenizer.decode(row[start:], skip_special_tokens=True)
+                        for s in stops) for row in input_ids]
+            return torch.tensor(done, dtype=torch.bool, device=input_ids.device)
+
+    return StopOnText()
+
+
 class LocalEngine(Engine):
     """Generates in this process with AutoModelForCausalLM; counts with the model's tokenizer.
 
@@ -237,7 +255,7 @@ class LocalEngine(Engine):
             if options.top_p is not None:
                 settings["top_p"] = options.top_p
         if options.stop:  # stop as soon as a stop sequence is written, not at the budget
-            settings.update(stop_strings=list(options.stop), tokenizer=tokenizer)
+            settings["stopping_criteria"] = [_stop_on_text(tokenizer, options.stop, len(ids))]
         if options.seed is not None:
             torch.manual_seed(options.seed)
         with torch.no_grad():
