@@ -27,8 +27,9 @@ EPOCHS = 1
 BATCH_SIZE = 2
 LEARNING_RATE = 2e-4
 LORA = {"r": 8, "lora_alpha": 16, "lora_dropout": 0.05}
-# Longer examples cost quadratic time on a CPU; the prompt's start is cut, the reply kept.
-MAX_LENGTH = 1024
+# Tokens per example: a longer reply is cut at its end; an example whose prompt alone is
+# longer teaches nothing and is left out (lower "prompt_budget" to train faster on a CPU).
+MAX_LENGTH = 4096
 SAVE_EVERY = 25  # optimizer steps between checkpoints
 EVAL_MAX_TOKENS = 64
 CHECKPOINTS = "checkpoints"
@@ -159,7 +160,7 @@ class LocalTrainer(Trainer):
             learning_rate=LEARNING_RATE, logging_steps=1, report_to=[],
             save_strategy="steps", save_steps=options.save_every or SAVE_EVERY,
             save_total_limit=2, max_length=min(int(context), MAX_LENGTH),
-            truncation_mode="keep_end", seed=0, disable_tqdm=True,
+            seed=0, disable_tqdm=True,
             **({} if torch.cuda.is_available() else
                {"use_cpu": True, "bf16": False, "gradient_checkpointing": False}),
         )
