@@ -73,4 +73,4 @@ def test_check_knows_the_conversation_rules_and_fixes_them(tmp_path):
     fixed = _lines(path)[2]
     assert fixed == {"prompt": "Customer: And the import?\nAgent:",
                      "completion": " Under Data, then Import.\n"}
-    assert not {p.rule for p in check_file(path).problems} & rules
+    assert {p.rule for p in check_file(path).problems} == {"few_examples"}
