@@ -30,14 +30,15 @@ def _mean(values: list[float]) -> float:
     return round(sum(values) / len(values), 4) if values else 0.0
 
 
-def convert_and_reload(cache: Path) -> dict:
+def convert_and_reload(cache: Path, convert: bool = True) -> dict:
     """Seconds to convert the GGUF into the cache, and to load the converted folder again."""
     os.environ["UNDERSTUDY_CACHE"] = str(cache)
     import transformers
 
     from understudy.llm.local import bundled_gguf, converted_folder, default_model_folder
 
-    shutil.rmtree(converted_folder(), ignore_errors=True)
+    if convert:
+        shutil.rmtree(converted_folder(), ignore_errors=True)
     started = time.perf_counter()
     folder = default_model_folder()
     converted = time.perf_counter() - started
@@ -93,14 +94,16 @@ def demo_workspace(home: Path, prompt_budget: int):  # noqa: ANN201
     return workspace, report.to_json()
 
 
-def lora(workspace, budget_minutes: float, eval_limit: int) -> tuple[dict, object]:  # noqa: ANN001
+def lora(workspace, budget_minutes: float, eval_limit: int,  # noqa: ANN001
+         batch_size: int) -> tuple[dict, object]:
     from understudy.train import TrainOptions, trainer_for
 
     started = time.perf_counter()
     model = trainer_for(workspace, "local", lambda line: print(line, file=sys.stderr)).train(
-        TrainOptions(budget_minutes=budget_minutes, eval_limit=eval_limit, epochs=3))
+        TrainOptions(budget_minutes=budget_minutes, eval_limit=eval_limit, epochs=3,
+                     batch_size=batch_size))
     metrics = model.metrics
-    seen = metrics["steps"] * 2  # the default batch size
+    seen = metrics["steps"] * batch_size
     return {
         "examples": metrics["examples"], "steps": metrics["steps"], "examples_seen": seen,
         "train_seconds": metrics["train_seconds"],
@@ -147,17 +150,21 @@ def main() -> None:
     parser.add_argument("--max-tokens", type=int, default=64)
     parser.add_argument("--prompt-budget", type=int, default=768)
     parser.add_argument("--eval-limit", type=int, default=6)
+    parser.add_argument("--batch-size", type=int, default=2)
+    parser.add_argument("--keep-model", action="store_true",
+                        help="reuse the model converted by an earlier run (no conversion time)")
     args = parser.parse_args()
     sys.path.insert(0, str(Path(__file__).parents[1] / "src"))
     result: dict = {"date": time.strftime("%Y-%m-%d"), "load": os.getloadavg()[0],
                     "settings": {k: v for k, v in vars(args).items() if k != "workdir"}}
-    result["model"] = convert_and_reload(args.workdir / "cache")
+    result["model"] = convert_and_reload(args.workdir / "cache", not args.keep_model)
     workspace, built = demo_workspace(args.workdir / "home", args.prompt_budget)
     workspace.settings.set("llm_options", {"max_tokens": args.max_tokens})
     workspace.settings.set("low_confidence", "mark")
     result["examples"] = built
     result["generation"] = generation_speed(workspace, args.max_tokens)
-    result["lora"], model = lora(workspace, args.budget_minutes, args.eval_limit)
+    result["lora"], model = lora(workspace, args.budget_minutes, args.eval_limit,
+                                         args.batch_size)
     from understudy.store.training import examples
 
     heldout = {e.thread_id for e in examples(workspace.store, split="valid") if e.thread_id}

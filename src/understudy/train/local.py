@@ -170,6 +170,8 @@ class LocalTrainer(Trainer):
             processing_class=tokenizer, callbacks=[bar],
             peft_config=peft.LoraConfig(task_type="CAUSAL_LM", **LORA),
         )
+        # The bar shows the loss; the printer of raw log dicts (used without tqdm) goes.
+        trainer.remove_callback(transformers.trainer_callback.PrinterCallback)
         started = time.perf_counter()
         try:
             result = trainer.train(resume_from_checkpoint=last)
