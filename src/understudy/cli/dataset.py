@@ -110,7 +110,8 @@ def check_command(
 @dataset_app.command("export")
 def export_command(
     ctx: typer.Context,
-    fmt: str = typer.Option(..., "--format", help="chat, completion or hf."),
+    fmt: str = typer.Option(..., "--format", help="chat, completion, hf, or conversation "
+                            "(Customer:/Agent: turns, the completion one line ending in \\n)."),
     output: Path = typer.Option(..., "--output", help="Folder for train.jsonl and valid.jsonl."),
     as_json: bool = typer.Option(False, "--json", help="Print the counts as JSON."),
 ) -> None:

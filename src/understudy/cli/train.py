@@ -43,6 +43,16 @@ def train(
         True, "--wait/--no-wait", help="openai: watch the job (else 'train status' does)."),
     max_steps: int | None = typer.Option(
         None, "--max-steps", min=1, help="local and retrieval: stop after this many steps."),
+    batch_size: int | None = typer.Option(
+        None, "--batch-size", min=1, help="local and retrieval: examples per step."),
+    budget_minutes: float | None = typer.Option(
+        None, "--budget-minutes", min=0.1, help="local: stop after this many minutes (the "
+        "adapter so far is registered; the same command continues from its checkpoint)."),
+    save_every: int | None = typer.Option(
+        None, "--save-every", min=1, help="local: steps between checkpoints (default 25)."),
+    eval_limit: int | None = typer.Option(
+        None, "--eval-limit", min=1, help="Held-out examples answered to compare models "
+        "(default 20)."),
     as_json: bool = typer.Option(False, "--json", help="Print the registered model as JSON."),
 ) -> None:
     """Train a model on the examples, register it, and evaluate it on held-out threads."""
@@ -54,7 +64,9 @@ def train(
 
     trainer = trainer_for(workspace(ctx), backend, _say)
     done = trainer.train(_options(model=model, epochs=epochs, promote=promote, suffix=suffix,
-                                  wait=wait, max_steps=max_steps))
+                                  wait=wait, max_steps=max_steps, batch_size=batch_size,
+                                  budget_minutes=budget_minutes, save_every=save_every,
+                                  eval_limit=eval_limit))
     _print_models([done], as_json)
 
 

@@ -11,9 +11,19 @@ from ..records import Example
 from ..store.training import delete_examples, examples, update_examples
 from ..workspace import Workspace
 from .build import BUILDERS, BuildOptions, BuildReport, build
-from .check import ID, Report, check_records, estimate
-from .formats import FORMATS, example_from_record, export, read_jsonl, record, write_jsonl
-from .split import assign_splits
+from .check import ID, Report, check_records, estimate, record_format
+from .conversations import conversation_records
+from .formats import (
+    CONVERSATION,
+    FORMATS,
+    example_from_record,
+    export,
+    output_files,
+    read_jsonl,
+    record,
+    write_jsonl,
+)
+from .split import VALID_SHARE, assign_splits, fraction
 
 __all__ = [
     "BUILDERS", "FORMATS", "BuildOptions", "BuildReport", "Report", "assign_splits", "build",
@@ -67,10 +77,21 @@ def check_file(path: Path | str, model: str | None = None, fix: bool = False,
     problems, fixed = check_records(records, model, fix=fix)
     if fix:
         write_jsonl(Path(path), fixed)
-    fmt = "chat" if any(isinstance(r, dict) and "messages" in r for r in fixed) else "completion"
+    fmt = record_format(fixed)
     return Report(fmt, model, problems, estimate(fixed, model, epochs))
 
 
 def export_workspace(workspace: Workspace, fmt: str, output: Path | str) -> dict[str, int]:
-    """Write the stored examples as train.jsonl and valid.jsonl of `fmt` into `output`."""
-    return export(_stored(workspace), fmt, output)
+    """Write the stored examples as train.jsonl and valid.jsonl of `fmt` into `output`; the
+    conversation format is made from the threads' turns, split as their examples are."""
+    if fmt != CONVERSATION:
+        return export(_stored(workspace), fmt, output)
+    splits = {e.thread_id: e.split for e in examples(workspace.store) if e.thread_id is not None}
+    records = conversation_records(
+        workspace.store.threads(), splits,
+        lambda t: "valid" if fraction(f"thread:{t.source}:{t.external_id}") < VALID_SHARE
+        else "train")
+    if not any(records.values()):
+        raise InputError("No conversations to export: sync threads with team replies first")
+    return {split: write_jsonl(folder, records[split])
+            for split, folder in output_files(output).items()}

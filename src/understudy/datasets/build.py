@@ -13,7 +13,7 @@ from ..backends.openai import DEFAULT_BUDGET, source_item
 from ..errors import UsageError
 from ..jobs.examples import code_examples, synthetic_examples
 from ..llm import DEFAULT_OPENAI_MODEL
-from ..prompts import build_messages
+from ..prompts import ANSWERING, Rules, build_messages, rules_for
 from ..records import Example, Message, Thread
 from ..store.training import examples as stored_examples
 from ..store.training import replace_examples, update_examples
@@ -81,16 +81,18 @@ def _pipeline(workspace: Workspace) -> Answerer:
 
 
 def prompt_messages(
-    workspace: Workspace, thread: Thread, upto: int, before: str, options: BuildOptions
+    workspace: Workspace, thread: Thread, upto: int, before: str, options: BuildOptions,
+    rules: Rules = ANSWERING,
 ) -> tuple[list[dict[str, str]], list[str]]:
     """The chat prompt for the reply at position `upto`: the thread so far and the evidence
-    the answerer would have been handed from what existed `before`, built by build_messages."""
+    the answerer would have been handed from what existed `before`, built by build_messages
+    with the instructions (`rules`) the reply obeys."""
     items = []
     if options.sources:
         items = [source_item(e) for e in _pipeline(workspace).prompt_evidence(thread,
                                                                              before or None)]
     messages = build_messages(thread, items, upto=upto, budget=options.budget,
-                              model=options.model)
+                              model=options.model, rules=rules)
     masked = [{**m, "content": mask_secrets(m["content"])} for m in messages]
     return masked, [i.key for i in items]
 
@@ -138,7 +140,7 @@ def reply_examples(
                 report.skipped[reason] += 1
                 continue
             messages, keys = prompt_messages(workspace, thread, position, message.created_at,
-                                             options)
+                                             options, rules_for(text))
             yield Example(
                 kind="reply", messages=messages, completion=mask_secrets(message.body.strip()),
                 thread_id=thread.id, message_id=message.id,
@@ -167,7 +169,7 @@ def edit_examples(
         while upto < len(thread.messages) and thread.messages[upto].created_at <= draft.created_at:
             upto += 1
         messages, keys = prompt_messages(workspace, thread, max(upto, 1), draft.created_at,
-                                         options)
+                                         options, rules_for(markdown_to_text(text)))
         edited = draft.final_text is not None and draft.final_text.strip() != draft.text.strip()
         yield Example(
             kind="edit", messages=messages, completion=mask_secrets(text), thread_id=thread.id,

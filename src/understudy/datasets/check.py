@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..llm import training_cost
-from ..prompts import SEPARATOR, STOP, SYSTEM_PROMPT
+from ..prompts import SEPARATOR, STOP, SYSTEM_PROMPTS
 from ..text import count_tokens, find_secrets, mask_secrets
 
 MIN_EXAMPLES = 100  # the legacy tool recommended "at least a few hundred"
@@ -32,6 +32,8 @@ Records = list[dict[str, Any]]
 ID = "_id"  # the stored example a line stands for, so fixes can be written back
 # Where the separator would be read inside a prompt: a line of "###" (any spacing around it).
 _SEPARATOR_LINE = re.compile(r"^[ \t]*###[ \t]*$", re.MULTILINE)
+# The conversation layout: the prompt ends with the agent's turn, the answer is one line.
+AGENT_TURN = "\nAgent:"
 # The API stops at the stop sequence wherever it occurs, even at the start of a longer word.
 _STOP_INSIDE = re.compile(r"(?<=\s)END")
 
@@ -93,8 +95,13 @@ def context_for(model: str) -> int:
 
 
 def record_format(records: Records) -> str:
-    """"chat" when the records hold messages, else "completion"."""
-    return "chat" if any(isinstance(r, dict) and "messages" in r for r in records) else "completion"
+    """"chat" when the records hold messages, "conversation" when most prompts end with the
+    agent's turn to speak, else "completion"."""
+    if any(isinstance(r, dict) and "messages" in r for r in records):
+        return "chat"
+    prompts = [r.get("prompt") for r in records if isinstance(r, dict)]
+    turns = sum(isinstance(p, str) and p.endswith(AGENT_TURN) for p in prompts)
+    return "conversation" if prompts and 2 * turns > len(prompts) else "completion"
 
 
 def chat_tokens(messages: list[dict[str, Any]], model: str) -> int:
@@ -296,8 +303,9 @@ def separator(records: Records, model: str) -> Problem | None:
 def common_prompt_prefix(records: Records, model: str) -> Problem | None:
     prompts = [r["prompt"] for r in _pairs(records) if isinstance(r.get("prompt"), str)]
     prefix = _common(prompts) if len(prompts) > 1 else ""
-    # The answerer sends the same instructions first, so they stay: the prompts match.
-    if len(prefix) <= PROMPT_PREFIX_LEN or prefix.startswith(SYSTEM_PROMPT):
+    # The answerer sends instructions first too (one of a few variants), so they stay.
+    if len(prefix) <= PROMPT_PREFIX_LEN or any(
+            prefix.startswith(p) or p.startswith(prefix) for p in SYSTEM_PROMPTS):
         return None
     return Problem("common_prompt_prefix", f"All prompts start with {prefix[:60]!r}; "
                    "a fine-tuned model needs no instructions repeated in every prompt",
@@ -366,6 +374,36 @@ def _end_with(text: str, suffix: str) -> str:
     return text if text.endswith(suffix) else text.rstrip() + suffix
 
 
+def agent_turn(records: Records, model: str) -> Problem | None:
+    prompts = [r["prompt"] for r in _pairs(records) if isinstance(r.get("prompt"), str)]
+    missing = sum(not p.endswith(AGENT_TURN) for p in prompts)
+    if not missing:
+        return None
+    return Problem("agent_turn_missing", f"{missing} prompts do not end with {AGENT_TURN!r}, "
+                   "so the model cannot tell it is the agent's turn", "append it (--fix)",
+                   missing, lambda items: [_set(r, "prompt", _end_with(r["prompt"], AGENT_TURN))
+                                           for r in items])
+
+
+def one_line_answer(records: Records, model: str) -> Problem | None:
+    """The conversation layout stops at the first newline: an answer must be one line."""
+    completions = [r["completion"] for r in _pairs(records)
+                   if isinstance(r.get("completion"), str) and r["completion"].strip()]
+    bad = sum(not c.endswith("\n") or "\n" in c[:-1] or not c.startswith(" ")
+              for c in completions)
+    if not bad:
+        return None
+
+    def one_line(text: str) -> str:
+        return " " + " ".join(text.split()) + "\n"
+
+    return Problem("answer_not_one_line", f"{bad} completions are not one line starting with "
+                   "a space and ending with the stop '\\n', so answers would be cut or run on",
+                   "join their lines (--fix)", bad,
+                   lambda items: [_set(r, "completion", one_line(r["completion"]))
+                                  for r in items])
+
+
 # -- chat rules (OpenAI's published chat fine-tuning format) ------------------------------
 
 
@@ -422,6 +460,8 @@ def chat_whitespace(records: Records, model: str) -> Problem | None:
 COMPLETION_RULES = [missing_fields, extra_fields, empty_fields, duplicates, too_long, separator,
                     common_prompt_prefix, prompt_start, completion_start,
                     common_completion_prefix, stop_sequence, uppercase, secrets, few_examples]
+CONVERSATION_RULES = [missing_fields, extra_fields, empty_fields, duplicates, too_long,
+                      agent_turn, one_line_answer, uppercase, secrets, few_examples]
 CHAT_RULES = [chat_format, duplicates, too_long, chat_whitespace, uppercase, secrets,
               few_examples]
 
@@ -431,7 +471,8 @@ def check_records(records: Records, model: str, fix: bool = False) -> tuple[list
     """Run every rule of the records' format; with `fix`, apply each safe fix as found and
     check again, so later rules see fixed data. Returns the problems left (or found, without
     `fix`) and the records."""
-    rules = CHAT_RULES if record_format(records) == "chat" else COMPLETION_RULES
+    rules = {"chat": CHAT_RULES, "conversation": CONVERSATION_RULES}.get(
+        record_format(records), COMPLETION_RULES)
     problems: list[Problem] = []
     for rule in rules:
         problem = rule(records, model)

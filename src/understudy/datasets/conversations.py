@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from ..records import Message, Thread
@@ -89,3 +90,28 @@ def _one_line(text: str) -> str:
 def _ref(thread: Thread, turn: Message) -> dict[str, Any]:
     return {"thread": f"{thread.source}:{thread.external_id}", "thread_id": thread.id,
             "message": turn.external_id, "kind": "conversation"}
+
+
+def thread_header(thread: Thread) -> tuple[str | None, str | None]:
+    """The summary and the specific information a thread carries, if any: a "summary" and a
+    "specifics" entry in its meta (CSV columns), and its labels (GitLab) as specifics."""
+    summary = thread.meta.get("summary") or None
+    specifics = thread.meta.get("specifics") or ", ".join(thread.labels) or None
+    return summary, specifics
+
+
+def conversation_records(threads: Iterable[Thread], splits: dict[int, str],
+                         default: Callable[[Thread], str]) -> dict[str, list[dict[str, str]]]:
+    """Prompt/completion lines in the conversation layout, by split.
+
+    A thread goes to the split its stored examples are in (`splits`, by thread id), so the
+    conversation export holds out the same threads as the other formats; a thread without
+    examples goes where `default` says.
+    """
+    out: dict[str, list[dict[str, str]]] = {"train": [], "valid": []}
+    for thread in threads:
+        split = splits.get(thread.id) if thread.id is not None else None
+        split = split or default(thread)
+        for example in conversation_completion_examples(thread, *thread_header(thread)):
+            out[split].append({"prompt": example["prompt"], "completion": example["completion"]})
+    return out

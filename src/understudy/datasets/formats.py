@@ -12,7 +12,8 @@ from ..prompts import SEPARATOR, STOP, format_completion
 from ..records import Example
 from ..text import mask_secrets
 
-FORMATS = ("chat", "completion", "hf")
+CONVERSATION = "conversation"  # made from threads, not examples: datasets.export_workspace
+FORMATS = ("chat", "completion", "hf", CONVERSATION)
 SPLIT_FILES = {"train": "train.jsonl", "valid": "valid.jsonl"}
 
 
@@ -117,10 +118,19 @@ def read_jsonl(path: Path) -> list[Any]:
 
 def export(examples: list[Example], fmt: str, output: Path | str) -> dict[str, int]:
     """Write train.jsonl and valid.jsonl of `fmt` into `output`; returns lines per split."""
-    if fmt not in FORMATS:
-        raise UsageError(f"Unknown format '{fmt}': use one of {', '.join(FORMATS)}")
+    if fmt not in FORMATS or fmt == CONVERSATION:
+        raise UsageError(f"Unknown format '{fmt}': use one of {', '.join(FORMATS[:-1])}")
     if not examples:
         raise InputError("No examples to export: run 'understudy dataset build' first")
+    counts = {}
+    for split, path in output_files(output).items():
+        chosen = [record(e, fmt) for e in examples if e.split == split]
+        counts[split] = write_jsonl(path, chosen)
+    return counts
+
+
+def output_files(output: Path | str) -> dict[str, Path]:
+    """The file of each split inside the folder `output`, created if need be."""
     folder = Path(output).expanduser()
     try:
         folder.mkdir(parents=True, exist_ok=True)
@@ -128,8 +138,4 @@ def export(examples: list[Example], fmt: str, output: Path | str) -> dict[str, i
         raise InputError(
             f"Cannot create {folder}: {exc.strerror}; choose another --output"
         ) from None
-    counts = {}
-    for split, name in SPLIT_FILES.items():
-        chosen = [record(e, fmt) for e in examples if e.split == split]
-        counts[split] = write_jsonl(folder / name, chosen)
-    return counts
+    return {split: folder / name for split, name in SPLIT_FILES.items()}

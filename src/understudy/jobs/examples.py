@@ -7,7 +7,7 @@ from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from ..index import KnowledgeItem, snippet_item
-from ..prompts import build_messages
+from ..prompts import build_messages, rules_for
 from ..records import Example, Message, Passage, Thread
 from ..text import mask_secrets
 from .synth_qa import passage_result
@@ -32,8 +32,10 @@ def _passage_item(passage: Passage) -> KnowledgeItem:
                          answer=passage.text, url=passage.url or passage.path)
 
 
-def _messages(ticket: Thread, item: KnowledgeItem, options: BuildOptions) -> list[dict[str, str]]:
-    messages = build_messages(ticket, [item], budget=options.budget, model=options.model)
+def _messages(ticket: Thread, item: KnowledgeItem, options: BuildOptions,
+              answer: str) -> list[dict[str, str]]:
+    messages = build_messages(ticket, [item], budget=options.budget, model=options.model,
+                              rules=rules_for(answer))
     return [{**m, "content": mask_secrets(m["content"])} for m in messages]
 
 
@@ -49,7 +51,7 @@ def synthetic_examples(
         for number, pair in enumerate(result["pairs"]):
             ticket = _ticket(f"passage-{passage.id}-{number}", pair["question"])
             yield Example(
-                kind="synthetic", messages=_messages(ticket, item, options),
+                kind="synthetic", messages=_messages(ticket, item, options, pair["answer"]),
                 completion=mask_secrets(pair["answer"].strip()),
                 source={"passage": passage.id, "path": passage.path, "url": passage.url,
                         "question": pair["question"], "model": result["model"],
@@ -69,7 +71,7 @@ def code_examples(
         question = CODE_QUESTION.format(name=snippet.qualified_name, path=snippet.path)
         yield Example(
             kind="code", messages=_messages(_ticket(f"snippet-{snippet.id}", question), item,
-                                            options),
+                                            options, snippet.note),
             completion=mask_secrets(snippet.note.strip()),
             source={"snippet": snippet.id, "path": snippet.path,
                     "name": snippet.qualified_name, "model": snippet.note_model,

@@ -31,11 +31,8 @@ def client_for(workspace: Workspace, engine: str = "openai", model: str | None =
     if engine == "local":
         from .local import LocalEngine
 
+        # No folder named: the bundled SmolLM2, converted into the user cache the first time.
         path = model or settings.get("local_model")
-        if not path:
-            raise UsageError(
-                "No local model: pass --model FOLDER or set \"local_model\" in settings.json"
-            )
         local = LocalEngine(path, adapter=settings.get("local_adapter"))
         local.mask_requests = settings.get("mask_for_local_models") is not False
         return Client(workspace.store, local, local.model_name, settings.get("prices"))

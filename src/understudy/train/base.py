@@ -30,6 +30,8 @@ class TrainOptions:
     poll: float = 10.0  # openai: seconds between looks at the job
     batch_size: int | None = None
     max_steps: int | None = None  # local: stop after this many optimizer steps
+    budget_minutes: float | None = None  # local: stop (and checkpoint) after this long
+    save_every: int | None = None  # local: optimizer steps between checkpoints
     eval_limit: int = 20  # held-out examples answered to evaluate a generating model
 
 
