@@ -14,7 +14,9 @@ from ..records import Draft, Message, Passage, SourceRef, Thread
 from .migrations import migrate, now
 from .snippets import SnippetQueries
 
-__all__ = ["Store", "now"]
+__all__ = ["MAX_ID", "Store", "now"]
+
+MAX_ID = 2**63 - 1  # SQLite's largest INTEGER: a bigger id names no row and cannot be bound
 
 
 class Store(SnippetQueries):
@@ -86,7 +88,9 @@ class Store(SnippetQueries):
             return "updated" if row else "new"
 
     def get_thread(self, thread_id: int) -> Thread:
-        row = self.db.execute("SELECT * FROM threads WHERE id = ?", (thread_id,)).fetchone()
+        row = None
+        if 0 < thread_id <= MAX_ID:
+            row = self.db.execute("SELECT * FROM threads WHERE id = ?", (thread_id,)).fetchone()
         if row is None:
             raise NotFoundError(f"No thread {thread_id}: list threads with 'understudy drafts'")
         return self._thread(row)
@@ -262,11 +266,13 @@ class Store(SnippetQueries):
         return draft
 
     def get_draft(self, draft_id: int) -> Draft:
-        row = self.db.execute(
-            "SELECT d.*, t.url AS thread_url, t.title AS thread_title FROM drafts d"
-            " JOIN threads t ON t.id = d.thread_id WHERE d.id = ?",
-            (draft_id,),
-        ).fetchone()
+        row = None
+        if 0 < draft_id <= MAX_ID:
+            row = self.db.execute(
+                "SELECT d.*, t.url AS thread_url, t.title AS thread_title FROM drafts d"
+                " JOIN threads t ON t.id = d.thread_id WHERE d.id = ?",
+                (draft_id,),
+            ).fetchone()
         if row is None:
             raise NotFoundError(f"No draft {draft_id}: list drafts with 'understudy drafts'")
         return _draft(row)
@@ -390,12 +396,13 @@ class Store(SnippetQueries):
 
     # -- serving: API tokens, feedback, events seen --------------------------------------
 
-    def add_token(self, name: str, token_hash: str, prefix: str) -> int:
+    def add_token(self, name: str, token_hash: str, prefix: str, scope: str = "ask") -> int:
         """Record an API token by its hash (the token itself is never stored)."""
         with self.lock, self.db:
             cursor = self.db.execute(
-                "INSERT INTO api_tokens (name, token_hash, prefix, created_at) VALUES (?, ?, ?, ?)",
-                (name, token_hash, prefix, now()),
+                "INSERT INTO api_tokens (name, token_hash, prefix, scope, created_at)"
+                " VALUES (?, ?, ?, ?, ?)",
+                (name, token_hash, prefix, scope, now()),
             )
         return cursor.lastrowid
 
@@ -417,14 +424,15 @@ class Store(SnippetQueries):
     def tokens(self) -> list[dict[str, Any]]:
         with self.lock:
             rows = self.db.execute(
-                "SELECT id, name, prefix, created_at, last_used_at, revoked_at FROM api_tokens"
-                " ORDER BY id"
+                "SELECT id, name, prefix, scope, created_at, last_used_at, revoked_at"
+                " FROM api_tokens ORDER BY id"
             ).fetchall()
         return [dict(r) for r in rows]
 
     def revoke_token(self, ref: str) -> int:
         """Revoke live tokens by id or name; returns how many."""
-        column = "id" if ref.isdigit() else "name"
+        # Only ASCII digits of a size SQLite can hold are an id; anything else is a name.
+        column = "id" if ref.isascii() and ref.isdigit() and len(ref) < 19 else "name"
         with self.lock, self.db:
             cursor = self.db.execute(
                 f"UPDATE api_tokens SET revoked_at = ? WHERE {column} = ? AND revoked_at IS NULL",
