@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from ..dates import utc_stamp
 from ..errors import InputError, UsageError
 from ..records import Message, Thread
 from .base import Source
@@ -361,11 +362,7 @@ def _twitter_time(value: str) -> str | None:
 
 
 def _iso_time(value: str) -> str | None:
-    try:
-        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return _utc(parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC))
+    return utc_stamp(value)
 
 
 def _utc(parsed: datetime) -> str | None:

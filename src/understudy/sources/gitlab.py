@@ -16,6 +16,7 @@ import requests
 from gitlab.exceptions import GitlabError, GitlabParsingError, RedirectError
 
 from ..config import SECRET_ENV, Settings
+from ..dates import utc_stamp
 from ..errors import ConfigError, InputError, SourceError, UnderstudyError, UsageError
 from ..records import Message, Thread
 from .base import Source
@@ -26,7 +27,9 @@ TEAM_ACCESS_LEVEL = 30  # Developer and above count as the team
 TIMEOUT = 30
 
 # /group/sub/project/-/issues/42, /group/project/issues/42 (old form), /.../-/work_items/42
-_ISSUE_PATH = re.compile(r"^/(?P<project>.+?)/(?P<dash>-/)?(?:issues|work_items)/(?P<iid>\d+)/?$")
+_ISSUE_PATH = re.compile(
+    r"^/(?P<project>.+?)/(?P<dash>-/)?(?:issues|work_items)/(?P<iid>[0-9]{1,18})/?$"
+)
 
 
 @dataclass(frozen=True)
@@ -89,8 +92,12 @@ def instance_for(
 
 def parse_issue_url(url: str, configured: str = DEFAULT_URL) -> IssueRef | None:
     """The instance, project path and iid of a GitLab issue or work item URL, else None."""
-    parts = urlsplit(url.strip())
-    if parts.scheme not in ("http", "https") or not parts.hostname:
+    try:
+        parts = urlsplit(url.strip())
+        host, _ = parts.hostname, parts.port  # the port too: 99999 is no port
+    except ValueError:  # "http://[..." and other URLs urllib cannot parse name no issue
+        return None
+    if parts.scheme not in ("http", "https") or not host:
         return None
     base = f"{parts.scheme}://{parts.netloc}"
     path = parts.path
@@ -102,7 +109,7 @@ def parse_issue_url(url: str, configured: str = DEFAULT_URL) -> IssueRef | None:
     found = _ISSUE_PATH.match(path)
     if not found or found["project"].startswith(("groups/", "-/")) or "/-/" in found["project"]:
         return None
-    host = parts.hostname.lower()
+    host = host.lower()
     if not found["dash"] and not (same_host or "gitlab" in host):
         return None  # owner/repo/issues/N alone could be any tracker (GitHub uses that form)
     if "github" in host:
@@ -114,13 +121,13 @@ def parse_since(value: str | None) -> str | None:
     """An ISO date or time as a UTC ISO string GitLab accepts; None stays None."""
     if value is None or not str(value).strip():
         return None
-    try:
-        when = _when(str(value).strip())
-    except ValueError:
+    stamp = utc_stamp(str(value))
+    if stamp is None:
         raise UsageError(
-            f"'{value}' is not a date: give --since as YYYY-MM-DD or an ISO time"
-        ) from None
-    return when.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+            f"'{str(value)[:60]}' is not a date: give --since as YYYY-MM-DD or an ISO time "
+            "(in UTC, years 0001-9999)"
+        )
+    return stamp
 
 
 @contextmanager
