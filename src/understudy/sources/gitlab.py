@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Iterator, Sequence
+import time
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 import gitlab
@@ -20,11 +21,15 @@ from ..dates import utc_stamp
 from ..errors import ConfigError, InputError, SourceError, UnderstudyError, UsageError
 from ..records import Message, Thread
 from .base import Source
+from .cursors import Cursor, read_cursor
 
 DEFAULT_URL = "https://gitlab.com"
 PER_PAGE = 100
 TEAM_ACCESS_LEVEL = 30  # Developer and above count as the team
 TIMEOUT = 30
+TRANSIENT = {500, 502, 503, 504}  # the statuses python-gitlab retries once the host answered
+FIRST_RETRIES = 6  # 0.1 s doubling: about 6 s in all before the first request gives up
+T = TypeVar("T")
 
 # /group/sub/project/-/issues/42, /group/project/issues/42 (old form), /.../-/work_items/42
 _ISSUE_PATH = re.compile(
@@ -46,6 +51,23 @@ class Instance:
         return gitlab.Gitlab(self.url, private_token=self.token, timeout=TIMEOUT,
                              per_page=PER_PAGE, retry_transient_errors=False,
                              user_agent="understudy")
+
+
+def first_request(call: Callable[[], T], retries: int = FIRST_RETRIES) -> T:
+    """The first request to a host, retried on 5xx like the later ones.
+
+    python-gitlab retries 429s itself (honouring Retry-After) but retries 5xx only together
+    with connection errors; those are left to fail at once, so an unreachable host is told
+    quickly while a host that answers 502 is given the same chances as later requests.
+    """
+    for attempt in range(retries + 1):
+        try:
+            return call()
+        except GitlabError as exc:  # python-gitlab wraps the HTTP error per operation
+            if exc.response_code not in TRANSIENT or attempt == retries:
+                raise
+            time.sleep(0.1 * 2**attempt)
+    raise AssertionError("unreachable")  # the loop returns or raises
 
 
 @dataclass(frozen=True)
@@ -260,7 +282,7 @@ class GitLabSource(Source):
         for path in paths:
             path = path.strip().strip("/")
             with self._errors(f"project {path}"):
-                api = gl.projects.get(path)
+                api = first_request(lambda path=path: gl.projects.get(path))
             gl.retry_transient_errors = True  # the host answers: now 5xx are worth retrying
             if getattr(api, "issues_enabled", True) is False:
                 self.problems.append(f"{api.path_with_namespace} has issues turned off")
@@ -270,12 +292,14 @@ class GitLabSource(Source):
         if group:
             group = group.strip().strip("/")
             with self._errors(f"group {group}"):
-                listings = list(gl.groups.get(group).projects.list(
+                found_group = first_request(lambda: gl.groups.get(group))
+                gl.retry_transient_errors = True
+                listings = list(found_group.projects.list(
                     include_subgroups=True, with_issues_enabled=True, iterator=True))
         elif not paths:
             with self._errors("the projects the token is a member of"):
-                listings = list(gl.projects.list(membership=True, with_issues_enabled=True,
-                                                 iterator=True))
+                listings = first_request(lambda: list(gl.projects.list(
+                    membership=True, with_issues_enabled=True, iterator=True)))
         gl.retry_transient_errors = True
         for listed in listings:
             if listed.id not in found:
@@ -286,7 +310,14 @@ class GitLabSource(Source):
     def _sync_project(
         self, project: _Project, since: str | None, include_confidential: bool
     ) -> Iterator[Thread]:
-        cursor = self.store.get_cursor(self.name, project.path)
+        stored = read_cursor(self.store, self.name, project.path, {"confidential": False})
+        filters = {"confidential": include_confidential}
+        cursor = stored.at
+        widened = stored.widened_by(filters)
+        if widened:
+            # The issues the cursor passed were read without what is asked for now: read
+            # them all again (unchanged ones cost no notes requests).
+            cursor = None
         after = since or cursor
         options: dict[str, Any] = {"order_by": "updated_at", "sort": "asc", "iterator": True}
         if after:
@@ -310,8 +341,14 @@ class GitLabSource(Source):
             yield self._thread(project, issue, include_confidential)
         # Only after the project is done, and never past a gap an explicit --since left open.
         gap = since is not None and cursor is not None and _when(since) > _when(cursor)
-        if latest and latest != cursor and not gap:
-            self.store.set_cursor(self.name, project.path, latest)
+        advanced = latest is not None and latest != stored.at
+        if widened and since is not None:
+            # Before --since nothing was read again: keep the narrower filters on record.
+            filters = {k: v and stored.filters.get(k, False) for k, v in filters.items()}
+        elif not widened and not advanced:
+            filters = stored.filters  # nothing new was read: what was seen before still holds
+        if latest and (advanced or filters != stored.filters) and not gap:
+            self.store.set_cursor(self.name, project.path, Cursor(latest, filters).dump())
 
     # -- one ticket ----------------------------------------------------------------------
 
@@ -332,7 +369,7 @@ class GitLabSource(Source):
             )
         gl = self._connect(instance_for(self.settings, ref.base_url, required=False))
         with self._errors(f"project {ref.project}"):
-            api = gl.projects.get(ref.project)
+            api = first_request(lambda: gl.projects.get(ref.project))
         gl.retry_transient_errors = True
         project = _Project(api, api.path_with_namespace, listed=False)
         with self._errors(f"issue {project.path}#{ref.iid}"):
