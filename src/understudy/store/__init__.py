@@ -306,6 +306,29 @@ class Store(SnippetQueries):
         messages = self._messages_by_thread([r["id"] for r in rows])
         return [self._thread(r, messages.get(r["id"], [])) for r in rows]
 
+    def threads_to_review(self) -> list[Thread]:
+        """Open tickets waiting for a reviewer, oldest first.
+
+        Those with a draft that is new or saved (and none sent or being sent), and those with
+        no draft yet; none a team member answered. Tickets from files and chat questions are
+        left out: they were answered where they were asked.
+        """
+        rows = self.db.execute(
+            "SELECT * FROM threads t WHERE t.state IN ('opened', 'open', 'reopened')"
+            " AND t.source != 'file'"
+            " AND NOT (t.source = 'api' AND json_extract(t.meta, '$.chat') IS NOT NULL)"
+            " AND NOT EXISTS (SELECT 1 FROM messages m WHERE m.thread_id = t.id"
+            "   AND m.is_team = 1 AND m.position > 0 AND m.kind = 'reply')"
+            " AND NOT EXISTS (SELECT 1 FROM drafts d WHERE d.thread_id = t.id"
+            "   AND d.status IN ('sent', 'sending'))"
+            " AND (EXISTS (SELECT 1 FROM drafts d WHERE d.thread_id = t.id"
+            "   AND d.status IN ('new', 'saved'))"
+            "  OR NOT EXISTS (SELECT 1 FROM drafts d WHERE d.thread_id = t.id))"
+            " ORDER BY t.created_at, t.id"
+        ).fetchall()
+        messages = self._messages_by_thread([r["id"] for r in rows])
+        return [self._thread(r, messages.get(r["id"], [])) for r in rows]
+
     # -- cursors and review state --------------------------------------------------------
 
     def get_cursor(self, source: str, scope: str) -> str | None:
