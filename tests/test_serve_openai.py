@@ -140,3 +140,15 @@ def test_stream_is_server_sent_events(served):
     first = json.loads(lines[0].removeprefix("data: "))
     assert first["object"] == "chat.completion.chunk"
     assert first["understudy"]["sources"][0]["url"].startswith("https://")
+
+
+def test_openapi_documents_the_history_field(served):
+    _, client, _, _ = served
+    schemas = client.get("/openapi.json").json()["components"]["schemas"]
+    history = schemas["AnswerRequest"]["properties"]["history"]
+    assert "oldest first" in history["description"] and "before `body`" in history["description"]
+    assert history["items"]["$ref"].endswith("/HistoryMessage")
+    fields = schemas["HistoryMessage"]["properties"]
+    assert schemas["HistoryMessage"]["required"] == ["body"]
+    assert all(fields[name].get("description") for name in ("author", "body", "is_team"))
+    assert "support team" in fields["is_team"]["description"]

@@ -277,7 +277,9 @@ def _open(file: Path) -> Any:
     except OSError as exc:
         raise InputError(f"Cannot read {file} ({exc.strerror}): check the path and its "
                          "permissions") from None
-    if b"\0" in head[:4096]:
+    start = head[:4096]
+    # Many NULs mean a binary or UTF-16 file; a stray one costs only its row (csv reports it).
+    if start.count(b"\0") > max(8, len(start) // 100):
         raise InputError(f"{file} is not a CSV file (binary content): export it as CSV text")
     try:
         codecs.getincrementaldecoder("utf-8-sig")().decode(head, final=False)
