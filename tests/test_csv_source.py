@@ -51,10 +51,10 @@ def test_twcs_conversations_follow_reply_links_and_broken_rows_are_reported(tmp_
 
     assert (report.new, report.skipped) == (2, 4)
     assert report.problems[:4] == [
-        "line 6: tweet_id 'x5' is not a number; row skipped",
-        "line 8: inbound 'maybe' is neither True nor False; row skipped",
-        "line 9: created_at 'yesterday' is not a time; row skipped",
-        "line 10: 4 fields where the header has 7; row skipped",
+        "line 6: tweet_id 'x5' is not a number; the row was skipped",
+        "line 8: inbound 'maybe' is neither True nor False; the row was skipped",
+        "line 9: created_at 'yesterday' is not a time; the row was skipped",
+        "line 10: 4 fields where the header has 7; the row was skipped",
     ]
     assert "1 company replies answer tweets not in the file" in report.problems[4]
     thread = ws.store.find_thread("twcs", "1")
@@ -91,9 +91,9 @@ def test_generic_format_with_a_column_mapping(tmp_path, ws):
     report = json.loads(result.stdout)
     assert (report["new"], report["skipped"]) == (2, 3)
     assert report["problems"] == [
-        "line 6: time 'not a time' is not an ISO date or time; row skipped",
-        "line 7: the conversation id is empty; row skipped",
-        "line 8: role 'pirate' is not customer, agent or system; row skipped",
+        "line 6: time 'not a time' is not an ISO date or time; the row was skipped",
+        "line 7: the conversation id is empty; the row was skipped",
+        "line 8: role 'pirate' is not customer, agent or system; the row was skipped",
     ]
     thread = ws.store.find_thread("csv", "chats#A-1")
     assert [(m.author, m.is_team) for m in thread.messages] == [

@@ -12,6 +12,7 @@ from typer.testing import CliRunner
 from understudy.cli import app
 from understudy.errors import SourceError, UsageError
 from understudy.sources import resolve_ticket, sync
+from understudy.sources.cursors import read_cursor
 from understudy.sources.gitlab import GitLabSource, parse_issue_url
 from understudy.workspace import Workspace
 
@@ -135,7 +136,7 @@ def test_second_sync_makes_only_list_requests(acme, ws):
     paths = {r.path for r in acme.requests}
     assert paths and all(p == "/api/v4/projects" or p.endswith("/issues") for p in paths)
     for r in acme.requests_to(r"/issues$"):
-        assert r.query["updated_after"] == ws.store.get_cursor("gitlab", _path(acme, r.path))
+        assert r.query["updated_after"] == read_cursor(ws.store, "gitlab", _path(acme, r.path)).at
 
 
 def _path(server, request_path: str) -> str:
@@ -144,7 +145,7 @@ def _path(server, request_path: str) -> str:
 
 def test_an_update_is_picked_up_through_updated_after(acme, ws):
     sync(ws, "gitlab")
-    cursor = ws.store.get_cursor("gitlab", "acme/app")
+    cursor = read_cursor(ws.store, "gitlab", "acme/app").at
     acme.add_note("acme/app", 7, "Fixed in 2.1, upgrade please", "dana")
     acme.clear_requests()
     report = sync(ws, "gitlab", projects=["acme/app"])
@@ -158,7 +159,7 @@ def test_an_update_is_picked_up_through_updated_after(acme, ws):
     ]
     seven = ws.store.find_thread("gitlab", "acme/app#7")
     assert seven.messages[-1].body == "Fixed in 2.1, upgrade please" and seven.messages[-1].is_team
-    assert ws.store.get_cursor("gitlab", "acme/app") == seven.updated_at > cursor
+    assert read_cursor(ws.store, "gitlab", "acme/app").at == seven.updated_at > cursor
 
 
 def test_cursor_moves_only_after_a_project_finishes(acme, ws):

@@ -79,9 +79,9 @@ def open_ids(workspace) -> dict[str, int]:
     return {t.title: t.id for t in workspace.store.threads(state="opened")}
 
 
-def newest_first(workspace) -> list[int]:
+def oldest_first(workspace) -> list[int]:
     ids = open_ids(workspace)
-    ordered = sorted(OPEN, key=lambda row: row[3], reverse=True)
+    ordered = sorted(OPEN, key=lambda row: row[3])
     return [ids[title] for _, title, _, _ in ordered]
 
 
@@ -93,9 +93,9 @@ def editor_script(tmp_path: Path, name: str, body: str) -> str:
     return str(path)
 
 
-def test_start_drafts_the_newest_ticket_and_queues_the_rest(filled):
+def test_start_drafts_the_oldest_ticket_and_queues_the_rest(filled):
     output = drive(filled, "start\nexit\n")
-    order = newest_first(filled)
+    order = oldest_first(filled)
     state = filled.store.get_state(STATE_KEY)
     assert state["thread"] == order[0]
     assert state["queue"] == order[1:]
@@ -110,7 +110,7 @@ def test_start_drafts_the_newest_ticket_and_queues_the_rest(filled):
 
 def test_next_show_sources_skip_and_history(filled):
     output = drive(filled, "start\nnext\nshow\nsources\nskip\nhistory\nexit\n")
-    order = newest_first(filled)
+    order = oldest_first(filled)
     drafted = [d.thread_id for d in filled.store.drafts()]
     assert drafted == order  # next drafted the second, skip moved on and drafted the third
     state = filled.store.get_state(STATE_KEY)
@@ -129,7 +129,7 @@ def test_next_show_sources_skip_and_history(filled):
 def test_next_at_the_end_of_the_queue_says_so(filled):
     output = drive(filled, "start\nnext\nnext\nnext\nexit\n")
     assert "The queue is empty" in output
-    assert filled.store.get_state(STATE_KEY)["thread"] == newest_first(filled)[2]
+    assert filled.store.get_state(STATE_KEY)["thread"] == oldest_first(filled)[2]
 
 
 def test_add_file_ticket_can_be_saved_but_not_sent(filled, tmp_path):
@@ -216,7 +216,7 @@ def test_ctrl_c_cancels_a_confirmation_and_the_loop_goes_on(filled, tmp_path):
     output = drive(filled, f"start\nsend {text}\n\x03show\nexit\n")
     assert "Cancelled." in output
     after = output.split("Cancelled.", 1)[1]
-    first = filled.store.get_thread(newest_first(filled)[0])
+    first = filled.store.get_thread(oldest_first(filled)[0])
     assert first.title in after  # `show` ran after the cancelled send
     draft = filled.store.drafts()[0]
     assert draft.status == "new" and draft.sent_to is None
@@ -233,7 +233,7 @@ def test_declining_a_send_sends_nothing(filled, tmp_path):
 def test_ctrl_d_exits(filled):
     output = drive(filled, "start\n\x04", close=False)  # only Ctrl-D can end this loop
     assert output.rstrip().endswith("come back here.")
-    assert filled.store.get_state(STATE_KEY)["thread"] == newest_first(filled)[0]
+    assert filled.store.get_state(STATE_KEY)["thread"] == oldest_first(filled)[0]
 
 
 def test_restart_resumes_on_the_same_ticket(filled):
@@ -243,7 +243,7 @@ def test_restart_resumes_on_the_same_ticket(filled):
     before = filled.store.get_state(STATE_KEY)
     output = drive(filled, "exit\n")
     assert "Resuming where you were." in output
-    second = filled.store.get_thread(newest_first(filled)[1])
+    second = filled.store.get_thread(oldest_first(filled)[1])
     assert second.title in output
     assert filled.store.get_state(STATE_KEY) == before
     assert len(filled.store.drafts()) == 2  # resuming drafts nothing new

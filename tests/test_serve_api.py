@@ -42,11 +42,13 @@ def seed(workspace) -> list:
     return threads
 
 
-def make_client(workspace, **settings) -> tuple[TestClient, dict[str, str]]:
+def make_client(
+    workspace, scope: str = "admin", **settings
+) -> tuple[TestClient, dict[str, str]]:
     """A test client for the app (lifespan not yet entered) and auth headers with a token."""
     for key, value in settings.items():
         workspace.settings.set(key, value)
-    _, token = create_token(workspace.store, "tests")
+    _, token = create_token(workspace.store, "tests", scope)
     app = create_app(workspace, slack=False)
     return TestClient(app), {"Authorization": f"Bearer {token}"}
 
@@ -91,12 +93,17 @@ def test_history_is_kept_with_the_ticket(api):
     client, headers, ws = api
     response = client.post("/v1/answers", headers=headers, json={
         "title": "Container exits on ARM", "body": "Our Pi cluster cannot run the image.",
-        "history": [{"author": "sam", "body": "We use Docker 24.", "is_team": False}],
+        "author": "sam",
+        "history": [{"author": "sam", "body": "We use Docker 24.", "is_team": False},
+                    {"author": "ana", "body": "Which host?", "is_team": True}],
     })
     draft = response.json()
     thread = ws.store.get_thread(draft["thread_id"])
-    assert [m.body for m in thread.messages] == ["Our Pi cluster cannot run the image.",
-                                                 "We use Docker 24."]
+    # The history comes first, oldest first; the body is the newest message.
+    assert [m.body for m in thread.messages] == ["We use Docker 24.", "Which host?",
+                                                 "Our Pi cluster cannot run the image."]
+    assert [(m.kind, m.is_team) for m in thread.messages] == [
+        ("question", False), ("reply", True), ("reply", False)]
     assert draft["sources"][0]["title"] == "Docker image crashes on ARM machines"
 
 
@@ -172,7 +179,7 @@ def test_body_size_limit_declared_and_streamed(workspace):
 def test_rate_limit_per_token(workspace):
     seed(workspace)
     client, headers = make_client(workspace, rate_limit_per_minute=3)
-    _, other = create_token(workspace.store, "other")
+    _, other = create_token(workspace.store, "other", "review")
     with client:
         codes = [client.get("/v1/drafts", headers=headers).status_code for _ in range(4)]
         assert codes == [200, 200, 200, 429]

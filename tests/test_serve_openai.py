@@ -68,9 +68,10 @@ def test_streamed_chunks_add_up_to_the_draft(served):
     assert text == draft.text and "arm64" in text
 
 
-def test_last_user_message_is_the_question(served):
+def test_earlier_turns_become_the_tickets_history(served):
     oai, _, _, ws = served
     reply = oai.chat.completions.create(model="understudy", messages=[
+        {"role": "system", "content": "Be brief."},
         {"role": "user", "content": "Our CSV export is broken"},
         {"role": "assistant", "content": "Set export.batch_size."},
         {"role": "user", "content": [{"type": "text", "text": "Also: no reset email arrives"}]},
@@ -78,8 +79,35 @@ def test_last_user_message_is_the_question(served):
     draft = ws.store.get_draft(reply.model_extra["understudy"]["draft_id"])
     thread = ws.store.get_thread(draft.thread_id)
     assert thread.title == "Also: no reset email arrives"
-    assert [h["role"] for h in thread.meta["history"]] == ["user", "assistant"]
-    assert "allow that sender" in reply.choices[0].message.content
+    # Oldest first, the system message left out, the last user message the newest one.
+    assert [(m.body, m.is_team, m.kind) for m in thread.messages] == [
+        ("Our CSV export is broken", False, "question"),
+        ("Set export.batch_size.", True, "reply"),
+        ("Also: no reset email arrives", False, "reply")]
+
+
+CONTEXT = [
+    {"role": "user", "content": "Our Docker container won't start on the Raspberry Pi cluster."},
+    {"role": "assistant", "content": "Which image tag do you run?"},
+    {"role": "user", "content": "The default one; it just quits straight away."},
+]
+
+
+def test_a_follow_up_is_answered_in_the_context_of_the_chat(served):
+    oai, _, _, ws = served
+    chat = oai.chat.completions.create(model="understudy", messages=CONTEXT)
+    alone = oai.chat.completions.create(model="understudy", messages=CONTEXT[-1:])
+    with_context = chat.model_extra["understudy"]
+    last_line_only = alone.model_extra["understudy"]
+    assert not with_context["abstained"]
+    assert with_context["sources"][0]["title"] == "Docker image crashes on ARM machines"
+    assert "arm64" in chat.choices[0].message.content
+    # The last line alone does not say what breaks: it is not enough to find the answer.
+    assert last_line_only["abstained"] or (
+        last_line_only["sources"][0]["title"] != "Docker image crashes on ARM machines")
+    assert chat.choices[0].message.content != alone.choices[0].message.content
+    thread = ws.store.get_thread(ws.store.get_draft(with_context["draft_id"]).thread_id)
+    assert [m.body for m in thread.messages] == [m["content"] for m in CONTEXT]
 
 
 def test_openai_errors_have_openai_shape(served):
@@ -112,3 +140,15 @@ def test_stream_is_server_sent_events(served):
     first = json.loads(lines[0].removeprefix("data: "))
     assert first["object"] == "chat.completion.chunk"
     assert first["understudy"]["sources"][0]["url"].startswith("https://")
+
+
+def test_openapi_documents_the_history_field(served):
+    _, client, _, _ = served
+    schemas = client.get("/openapi.json").json()["components"]["schemas"]
+    history = schemas["AnswerRequest"]["properties"]["history"]
+    assert "oldest first" in history["description"] and "before `body`" in history["description"]
+    assert history["items"]["$ref"].endswith("/HistoryMessage")
+    fields = schemas["HistoryMessage"]["properties"]
+    assert schemas["HistoryMessage"]["required"] == ["body"]
+    assert all(fields[name].get("description") for name in ("author", "body", "is_team"))
+    assert "support team" in fields["is_team"]["description"]

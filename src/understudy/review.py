@@ -31,10 +31,12 @@ STATE_KEY = "review"
 QUESTION_CHARS = 2000  # longer questions are cut when shown; the full text stays in the store
 
 HELP = {
-    "start": "queue open tickets with no team reply and no draft, newest first; draft the first",
+    "start": "queue open tickets waiting for review (a new or saved draft, or none yet), "
+             "oldest first; draft the first",
     "next": "go to the next ticket in the queue (drafting it if needed)",
     "show": "show the current ticket and its draft",
-    "add URL|FILE": "add a ticket from an issue URL or a file, draft it and make it current",
+    "add URL|FILE": "add a ticket from an issue URL or a file and make it current (drafting "
+                    "it unless it has a draft)",
     "answer": "draft the current ticket again (alias: regenerate); older drafts are kept",
     "sources": "list what the current draft drew on",
     "edit": "edit the draft in $EDITOR; the edited text is saved",
@@ -136,15 +138,15 @@ class ReviewSession:
     # -- commands --------------------------------------------------------------------------
 
     def start(self) -> None:
-        """Queue the tickets that need an answer, newest first, and draft the first."""
-        queue = [t.id for t in self.store.threads_needing_answer()]
+        """Queue the tickets waiting for review, oldest first, and open the first."""
+        queue = [t.id for t in self.store.threads_to_review()]
         if not queue:
             self._save_state(queue=[])
             self.console.print(
                 "No open tickets need an answer: sync a source, or add URL|FILE", markup=False
             )
             return
-        self.console.print(f"{len(queue)} tickets to review, newest first.")
+        self.console.print(f"{len(queue)} tickets to review, oldest first.")
         self._save_state(queue=queue[1:])
         self._open(queue[0])
 
@@ -187,7 +189,10 @@ class ReviewSession:
         self.console.print(Text(f"{left} more in the queue.", style="dim"))
 
     def add(self, ref: str) -> Draft:
-        """Add a ticket from an issue URL or a file, draft it and make it current."""
+        """Add a ticket from an issue URL or a file and make it current.
+
+        A ticket that already has a draft shows that draft rather than getting a second one.
+        """
         thread = resolve_ticket(self.workspace, ref)
         outcome = self.store.upsert_thread(thread)
         state = self.state
@@ -199,6 +204,15 @@ class ReviewSession:
         self.console.print(Text(f"Added ticket {thread.id} ({outcome}): {thread.title}"))
         if reason := self._unsendable(thread):
             self.console.print(Text(reason, style="yellow"))
+        existing = latest_draft(self.store.drafts(thread_id=thread.id))
+        if existing is not None:
+            self._save_state(thread=thread.id, draft=existing.id)
+            note = f"Ticket {thread.id} already has draft {existing.id} ({existing.status})"
+            if outcome == "updated":
+                note += "; the ticket changed since: type answer to draft it again"
+            self.console.print(Text(note + "."))
+            self.show()
+            return existing
         self._save_state(thread=thread.id, draft=None)
         draft = self._draft(thread)
         self.show()
@@ -396,9 +410,9 @@ class ReviewSession:
     def _open(self, thread_id: int) -> None:
         """Make `thread_id` current with its latest draft, drafting one if it has none."""
         thread = self.store.get_thread(thread_id)
-        drafts = self.store.drafts(thread_id=thread_id)
-        self._save_state(thread=thread_id, draft=drafts[-1].id if drafts else None)
-        if not drafts:
+        draft = latest_draft(self.store.drafts(thread_id=thread_id))
+        self._save_state(thread=thread_id, draft=draft.id if draft else None)
+        if draft is None:
             self._draft(thread)
         self.show()
 
@@ -468,3 +482,12 @@ class ReviewSession:
         if len(args) > 1:
             raise UsageError(f"Too many arguments: usage: {usage}")
         return args[0] if args else None
+
+
+def latest_draft(drafts: list[Draft]) -> Draft | None:
+    """The draft to show for a ticket: the newest new or saved one, else the newest sent one."""
+    for wanted in (("new", "saved"), ("sent",)):
+        found = [d for d in drafts if d.status in wanted]
+        if found:
+            return found[-1]
+    return None

@@ -31,15 +31,26 @@ def add(
     refs: list[str] = typer.Argument(..., help="Issue URLs, files, or - for stdin."),
     json_out: bool = typer.Option(False, "--json", help="Print the tickets as JSON."),
 ) -> None:
-    """Add tickets from issue URLs or files to the workspace."""
+    """Add tickets from issue URLs or files to the workspace; show a draft one already has."""
+    from ..review import latest_draft
+
     ws = workspace(ctx)
     threads = [_add(ws, ref) for ref in refs]
+    drafts = [latest_draft(ws.store.drafts(thread_id=t.id)) for t in threads]
     if json_out:
         print_json([{"id": t.id, "source": t.source, "external_id": t.external_id,
-                     "url": t.url, "title": t.title, "state": t.state} for t in threads])
+                     "url": t.url, "title": t.title, "state": t.state,
+                     "draft": d.to_dict() if d else None}
+                    for t, d in zip(threads, drafts, strict=True)])
         return
-    for thread in threads:
-        console.print(f"Added ticket {thread.id}: {thread.title} ({thread.url or 'stdin'})")
+    for thread, draft in zip(threads, drafts, strict=True):
+        console.print(f"Added ticket {thread.id}: {thread.title} ({thread.url or 'stdin'})",
+                      markup=False)
+        if draft is not None:
+            console.print(f"It already has draft {draft.id} ({draft.status}): review it with "
+                          f"'understudy review', or send it with 'understudy send {draft.id}'.",
+                          markup=False)
+            render_draft(console, draft)
         if thread.source == "file":
             console.print(f"  [yellow]{FILE_NOTE}[/]")
 

@@ -39,12 +39,14 @@ def build_command(
     """Build training examples from team replies and reviewers' sent edits."""
     from ..backends.openai import DEFAULT_BUDGET
     from ..datasets import BUILDERS, BuildOptions, build
+    from ..dates import option_date
 
     ws = workspace(ctx)
     settings = ws.settings
     options = BuildOptions(
-        kinds=kind or list(BUILDERS), team=team or settings.get("team") or None, since=since,
-        until=until, min_chars=min_chars, projects=project or None, sources=sources,
+        kinds=kind or list(BUILDERS), team=team or settings.get("team") or None,
+        since=option_date(since, "--since"), until=option_date(until, "--until"),
+        min_chars=min_chars, projects=project or None, sources=sources,
         budget=int(settings.get("prompt_budget") or DEFAULT_BUDGET),
         model=settings.get("model") or BuildOptions().model, valid_share=valid_share,
     )

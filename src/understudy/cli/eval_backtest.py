@@ -31,6 +31,7 @@ _METRIC = typer.Option(
 def _run(ctx: typer.Context, limit: int, project: list[str] | None, since: str | None,
          until: str | None, backend: str, model: str | None, docs: bool, judge: str | None,
          metric: str | None, target: float | None) -> tuple[Any, dict, list, dict]:
+    from ..dates import option_date
     from ..evaluate.backtest import METRICS, Backtest, Selection, now
     from ..evaluate.report import summarize
 
@@ -41,6 +42,7 @@ def _run(ctx: typer.Context, limit: int, project: list[str] | None, since: str |
         raise UsageError("--metric judge needs --judge MODEL")
     if target is not None and not 0 <= target <= 1:
         raise UsageError("--target is a quality between 0 and 1, e.g. --target 0.6")
+    since, until = option_date(since, "--since"), option_date(until, "--until")
     ws = workspace(ctx)
     with _progress(Console(stderr=True).is_terminal) as progress:
         runner = Backtest(ws, backend, model, docs, progress)

@@ -62,19 +62,39 @@ def serve(
 def token_create(
     ctx: typer.Context,
     name: str = typer.Argument(..., help="Who or what the token is for."),
+    scope: str | None = typer.Option(
+        None, "--scope",
+        help="ask: answers and chat (the web page); review: also drafts, feedback and send; "
+        "admin: also API tokens. Default: ask.",
+    ),
     json_out: bool = typer.Option(False, "--json", help="Print the token as JSON."),
 ) -> None:
     """Create an API token; it is shown once and stored only as a hash."""
-    from ..serve.auth import create_token
+    from ..serve.auth import DEFAULT_SCOPE, SCOPES, create_token
 
     if not name.strip():
         raise UsageError("Give the token a name, e.g. 'understudy serve token create web'")
-    token_id, token = create_token(workspace(ctx).store, name.strip())
+    chosen = (scope or DEFAULT_SCOPE).strip().lower()
+    if chosen not in SCOPES:
+        raise UsageError(f"Unknown scope '{scope}': use --scope {'|'.join(SCOPES)}")
+    token_id, token = create_token(workspace(ctx).store, name.strip(), chosen)
     if json_out:
-        print_json({"id": token_id, "name": name.strip(), "token": token})
+        print_json({"id": token_id, "name": name.strip(), "scope": chosen, "token": token})
         return
-    console.print(f"Token {token_id} ({name.strip()}), shown only now:")
+    console.print(f"Token {token_id} ({name.strip()}, scope {chosen}: {_covers(chosen)}), "
+                  "shown only now:", highlight=False)
     console.print(token, soft_wrap=True, highlight=False)
+    if scope is None:
+        console.print(f"No --scope given: the token has the {DEFAULT_SCOPE} scope; use "
+                      "--scope review or --scope admin for more.", highlight=False)
+
+
+def _covers(scope: str) -> str:
+    """What a scope allows, its own rights and those of the narrower scopes."""
+    from ..serve.auth import SCOPES
+
+    names = list(SCOPES)
+    return "; ".join(SCOPES[s] for s in names[: names.index(scope) + 1])
 
 
 @token_app.command("list")
@@ -92,8 +112,8 @@ def token_list(
     for t in tokens:
         state = f"revoked {t['revoked_at']}" if t["revoked_at"] else "live"
         used = t["last_used_at"] or "never used"
-        console.print(f"{t['id']:>4}  {t['name']:<20} {t['prefix']}…  {state}  {used}",
-                      highlight=False)
+        console.print(f"{t['id']:>4}  {t['name']:<20} {t['scope']:<6} {t['prefix']}…  {state}"
+                      f"  {used}", highlight=False)
 
 
 @token_app.command("revoke")

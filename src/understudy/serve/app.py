@@ -6,6 +6,7 @@ import logging
 import math
 import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import wait as wait_futures
 from contextlib import asynccontextmanager
@@ -21,7 +22,7 @@ from ..answer import Answerer
 from ..errors import ConfigError, InputError, NotFoundError, SendError, UnderstudyError
 from ..records import Draft, Thread
 from ..workspace import Workspace
-from .auth import DEFAULT_RATE_PER_MINUTE, Caller, RateLimiter, authenticate
+from .auth import DEFAULT_RATE_PER_MINUTE, Caller, RateLimiter, authenticate, check_scope
 from .encoding import ServingEmbedder, query_encoder_kind, serving_embedder
 
 log = logging.getLogger("understudy.serve")
@@ -214,11 +215,37 @@ bearer = HTTPBearer(
 )
 
 
-def require_caller(
-    request: Request, credentials: HTTPAuthorizationCredentials | None = Depends(bearer)
-) -> Caller:
-    """FastAPI dependency: the caller of a /v1 request, or a 401/429 JSON error."""
-    return request.app.state.service.caller(request.headers.get("authorization"))
+def require_scope(needed: str) -> Callable[..., Caller]:
+    """FastAPI dependency: the caller of a /v1 request if its token's scope covers `needed`.
+
+    Answers a 401/429 JSON error for a missing, bad or throttled token, and 403 for a token
+    whose scope is too narrow.
+    """
+    check_scope(needed)
+
+    def dependency(
+        request: Request, credentials: HTTPAuthorizationCredentials | None = Depends(bearer)
+    ) -> Caller:
+        caller = request.app.state.service.caller(request.headers.get("authorization"))
+        if not caller.allows(needed):
+            raise scope_error(caller, needed, f"{request.method} {request.url.path}")
+        return caller
+
+    return dependency
+
+
+def scope_error(caller: Caller, needed: str, what: str) -> APIError:
+    """The 403 for a token whose scope does not cover `needed`."""
+    return APIError(
+        403,
+        f"The token '{caller.name}' has the {caller.scope} scope; {what} needs the {needed} "
+        f"scope: create a token with 'understudy serve token create NAME --scope {needed}'",
+        "permission_error",
+        code="insufficient_scope",
+    )
+
+
+require_caller = require_scope("ask")
 
 
 class BodyLimit:
@@ -297,7 +324,7 @@ def create_app(
     workspace: Workspace, backend: str | None = None, slack: bool | None = None
 ) -> FastAPI:
     """The whole server; Slack is mounted when its bot token and signing secret are set."""
-    from . import api, hooks, openai_compat, web
+    from . import api, hooks, openai_compat, tokens, web
 
     service = Service(workspace, backend)
 
@@ -326,6 +353,7 @@ def create_app(
     app.add_middleware(BodyLimit, limit=service.body_limit)
     app.include_router(api.router)
     app.include_router(openai_compat.router)
+    app.include_router(tokens.router)
     app.include_router(hooks.router)
     app.include_router(web.router)
     settings = workspace.settings

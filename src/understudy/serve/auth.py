@@ -13,6 +13,13 @@ from ..store import Store
 
 PREFIX = "us_"
 DEFAULT_RATE_PER_MINUTE = 600
+# Each scope includes the ones before it: review can ask, admin can do everything.
+SCOPES = {
+    "ask": "answers and chat",
+    "review": "drafts: list, read, feedback, send",
+    "admin": "API tokens",
+}
+DEFAULT_SCOPE = "ask"
 
 
 def hash_token(token: str) -> str:
@@ -20,19 +27,37 @@ def hash_token(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def create_token(store: Store, name: str) -> tuple[int, str]:
+def check_scope(scope: str) -> str:
+    """`scope` if it is one of SCOPES, else ValueError naming them."""
+    if scope not in SCOPES:
+        raise ValueError(f"Unknown scope '{scope}': use {', '.join(SCOPES)}")
+    return scope
+
+
+def scope_allows(held: str, needed: str) -> bool:
+    """Whether a token of scope `held` may do what `needed` guards."""
+    order = list(SCOPES)
+    return held in SCOPES and order.index(held) >= order.index(needed)
+
+
+def create_token(store: Store, name: str, scope: str = DEFAULT_SCOPE) -> tuple[int, str]:
     """A new random token named `name`; returns (id, token). The token is shown only once."""
     token = PREFIX + secrets.token_urlsafe(32)
-    token_id = store.add_token(name, hash_token(token), token[: len(PREFIX) + 6])
+    token_id = store.add_token(name, hash_token(token), token[: len(PREFIX) + 6],
+                               check_scope(scope))
     return token_id, token
 
 
 @dataclass
 class Caller:
-    """Who made an authenticated request."""
+    """Who made an authenticated request, and what its token may do."""
 
     token_id: int
     name: str
+    scope: str = DEFAULT_SCOPE
+
+    def allows(self, needed: str) -> bool:
+        return scope_allows(self.scope, needed)
 
 
 def authenticate(store: Store, header: str | None) -> Caller | None:
@@ -43,7 +68,7 @@ def authenticate(store: Store, header: str | None) -> Caller | None:
     if scheme.lower() != "bearer" or not token.strip():
         return None
     row = store.token_by_hash(hash_token(token.strip()))
-    return Caller(row["id"], row["name"]) if row else None
+    return Caller(row["id"], row["name"], row["scope"]) if row else None
 
 
 class RateLimiter:

@@ -15,8 +15,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from ..plugins import registry
 from ..records import Draft
 from ..workspace import Workspace
-from .api import ticket_thread
-from .app import APIError, require_caller
+from .api import HistoryMessage, asked_by, ticket_thread
+from .app import APIError, require_scope
 from .auth import Caller
 
 router = APIRouter(prefix="/v1", tags=["openai"])
@@ -79,7 +79,9 @@ class ModelList(BaseModel):
 
 
 @router.get("/models", response_model=ModelList, summary="The models (backends) to chat with")
-def list_models(request: Request, caller: Caller = Depends(require_caller)) -> ModelList:
+def list_models(
+    request: Request, caller: Caller = Depends(require_scope("ask"))
+) -> ModelList:
     service = request.app.state.service
     return ModelList(data=[
         ModelOut(id=name, created=0, owned_by=f"understudy:{backend}")
@@ -122,11 +124,25 @@ def _stream(draft: Draft, model: str, created: int) -> Iterator[str]:
     yield "data: [DONE]\n\n"
 
 
+def chat_history(messages: list[ChatMessage], author: str) -> list[HistoryMessage]:
+    """The user and assistant turns before the last user message, as the ticket's history.
+
+    System, developer and tool messages are instructions or plumbing, not part of the
+    conversation with the customer, so they are left out.
+    """
+    last = max(i for i, m in enumerate(messages) if m.role == "user" and m.text.strip())
+    return [
+        HistoryMessage(author=author if m.role == "user" else "assistant", body=m.text.strip(),
+                       is_team=m.role == "assistant")
+        for m in messages[:last] if m.role in ("user", "assistant") and m.text.strip()
+    ]
+
+
 @router.post("/chat/completions", summary="Chat with the team's understudy (OpenAI-compatible)")
 def chat_completions(
-    body: ChatRequest, request: Request, caller: Caller = Depends(require_caller)
+    body: ChatRequest, request: Request, caller: Caller = Depends(require_scope("ask"))
 ) -> Any:
-    """The last user message is the ticket; earlier turns are kept with it as history."""
+    """The last user message is the one to answer; earlier turns are the ticket's history."""
     service = request.app.state.service
     models = model_names(service.workspace)
     target = models.get(body.model)
@@ -142,11 +158,10 @@ def chat_completions(
         raise APIError(400, "messages has no user message with text: add the question as "
                             "{\"role\": \"user\", \"content\": \"...\"}")
     question = users[-1].text.strip()
-    earlier = [{"role": m.role, "content": m.text} for m in body.messages[: body.messages.index(
-        users[-1])] if m.role in ("user", "assistant")]
+    author = body.user or caller.name
     title = question.splitlines()[0][:200]
-    thread = ticket_thread(title, question, body.user or caller.name,
-                           meta={"chat": True, "history": earlier} if earlier else {"chat": True})
+    thread = ticket_thread(title, question, author, chat_history(body.messages, author),
+                           meta={"chat": True, **asked_by(caller)})
     stored = service.store.find_thread(thread.source, thread.external_id)
     draft = service.draft(stored or thread, *target)
     created = int(time.time())

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlsplit
 
 from ..errors import InputError
 from ..plugins import load, registry
@@ -56,11 +57,31 @@ def sync(
     return report
 
 
+def check_url(url: str) -> str:
+    """`url` if it can be parsed (host, port); else InputError in one line."""
+    try:
+        parts = urlsplit(url.strip())
+        parts.port  # noqa: B018  (parsing the port is what checks it)
+    except ValueError as exc:
+        raise InputError(
+            f"'{url[:200]}' is not a valid URL ({exc}): give an issue URL like "
+            "https://HOST/group/project/-/issues/42"
+        ) from None
+    if not parts.hostname:
+        raise InputError(f"'{url[:200]}' has no host: give an issue URL like "
+                         "https://HOST/group/project/-/issues/42")
+    if any(c.isspace() or ord(c) < 32 for c in url.strip()):
+        raise InputError(f"{url.strip()[:200]!r} has spaces or control characters: give the "
+                         "issue URL as the browser shows it")
+    return url
+
+
 def resolve_ticket(workspace: Workspace, ref: str) -> Thread:
     """A ticket from an issue URL (any source that handles it), a file, or '-' for stdin."""
     from .files import ticket_from_file
 
     if ref.startswith(("http://", "https://")):
+        check_url(ref)
         for name in registry("sources"):
             cls = load("sources", name)
             if cls.handles_url(ref):

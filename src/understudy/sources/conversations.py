@@ -11,9 +11,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from ..dates import utc_stamp
 from ..errors import InputError, UsageError
 from ..records import Message, Thread
 from .base import Source
+from .csv_records import records
 
 TWCS_COLUMNS = ("tweet_id", "author_id", "inbound", "created_at", "text",
                 "response_tweet_id", "in_response_to_tweet_id")
@@ -29,8 +31,10 @@ ALIASES = {
 TEAM_ROLES = {"agent", "assistant", "team", "support", "staff", "company", "operator", "rep"}
 CUSTOMER_ROLES = {"customer", "user", "client", "visitor", "requester", "end-user", "enduser"}
 SYSTEM_ROLES = {"system", "bot", "automated"}
+KNOWN_ROLES = TEAM_ROLES | CUSTOMER_ROLES | SYSTEM_ROLES | {""}
 MAX_PROBLEM_LINES = 50  # malformed rows listed one by one; the rest are listed by line number
 TITLE_CHARS = 80
+MAX_ID_DIGITS = 30  # tweet ids have 19 digits; far longer "numbers" are not ids
 _TWITTER_TIME = "%a %b %d %H:%M:%S %z %Y"
 
 
@@ -77,45 +81,32 @@ class ConversationsSource(Source):
             raise InputError(f"No CSV file at '{path}': give the path of a .csv file")
         csv.field_size_limit(min(sys.maxsize, 2**31 - 1))
         with _open(file) as handle:
-            reader = csv.reader(handle)
+            reader = csv.reader(handle)  # the header row only; the rows are read below
             header = _header(reader, file)
             kind = _format(header, format)
             if kind == "twcs":
-                rows = self._twcs_rows(reader, header)
+                rows = self._twcs_rows(handle, header, reader.line_num)
                 threads = _twcs_threads(rows, self)
             else:
                 mapping = _mapping(header, columns or {})
-                rows = self._generic_rows(reader, header, mapping)
+                rows = self._generic_rows(handle, header, mapping, reader.line_num)
                 threads = _generic_threads(rows, project or file.stem)
             yield from threads
         self._report()
 
     # -- rows ----------------------------------------------------------------------------
 
-    def _records(self, reader: Any, width: int) -> Iterator[tuple[int, list[str]]]:
-        """(line number, fields) of each data row; broken rows are noted and left out."""
-        while True:
-            line = reader.line_num + 1
-            try:
-                fields = next(reader)
-            except StopIteration:
-                return
-            except csv.Error as exc:
-                self._bad(line, f"unreadable row ({exc})")
-                continue
-            if not any(f.strip() for f in fields):
-                continue
-            if len(fields) != width:
-                self._bad(line, f"{len(fields)} fields where the header has {width}")
-                continue
-            yield line, fields
-
-    def _twcs_rows(self, reader: Any, header: list[str]) -> Iterator[_Row]:
+    def _twcs_rows(self, lines: Any, header: list[str], offset: int) -> Iterator[_Row]:
         at = {name: header.index(name) for name in TWCS_COLUMNS}
-        for line, fields in self._records(reader, len(header)):
+
+        def looks_like_row(fields: list[str]) -> bool:
+            return (_is_tweet_id(fields[at["tweet_id"]].strip())
+                    and fields[at["inbound"]].strip().lower() in ("true", "false"))
+
+        for line, fields in records(lines, len(header), looks_like_row, self._bad, offset):
             value = {name: fields[i].strip() for name, i in at.items()}
             inbound = value["inbound"].lower()
-            if not value["tweet_id"].isdigit():
+            if not _is_tweet_id(value["tweet_id"]):
                 self._bad(line, f"tweet_id '{value['tweet_id'][:20]}' is not a number")
             elif inbound not in ("true", "false"):
                 self._bad(line, f"inbound '{value['inbound'][:20]}' is neither True nor False")
@@ -133,14 +124,25 @@ class ConversationsSource(Source):
                            [r.strip() for r in value["response_tweet_id"].split(",") if r.strip()])
 
     def _generic_rows(
-        self, reader: Any, header: list[str], mapping: dict[str, int | None]
+        self, lines: Any, header: list[str], mapping: dict[str, int | None], offset: int
     ) -> Iterator[_Row]:
-        for line, fields in self._records(reader, len(header)):
-            def get(name: str, fields: list[str] = fields) -> str:
-                index = mapping.get(name)
-                return fields[index].strip() if index is not None else ""
+        def get(name: str, fields: list[str]) -> str:
+            index = mapping.get(name)
+            return fields[index].strip() if index is not None else ""
 
-            conversation, text, role = get("conversation_id"), get("text"), get("role").lower()
+        timed = mapping.get("created_at") is not None
+
+        def looks_like_row(fields: list[str]) -> bool:
+            # Asked of lines inside a quoted field: text rarely holds an id, a role and a
+            # time in the right columns, so a row is known by them after a quote left open.
+            when = get("created_at", fields)
+            return (bool(get("conversation_id", fields))
+                    and get("role", fields).lower() in KNOWN_ROLES
+                    and (not timed or _iso_time(when) is not None))
+
+        for line, row in records(lines, len(header), looks_like_row, self._bad, offset):
+            conversation, text = get("conversation_id", row), get("text", row)
+            role = get("role", row).lower()
             if not conversation:
                 self._bad(line, "the conversation id is empty")
                 continue
@@ -156,12 +158,12 @@ class ConversationsSource(Source):
             else:
                 self._bad(line, f"role '{role[:20]}' is not customer, agent or system")
                 continue
-            raw_time = get("created_at")
+            raw_time = get("created_at", row)
             when = _iso_time(raw_time) if raw_time else ""
             if when is None:
                 self._bad(line, f"time '{raw_time[:40]}' is not an ISO date or time")
                 continue
-            yield _Row(line, conversation, get("author") or role or "unknown", team, kind,
+            yield _Row(line, conversation, get("author", row) or role or "unknown", team, kind,
                        when, text)
 
     def _bad(self, line: int, why: str) -> None:
@@ -170,7 +172,7 @@ class ConversationsSource(Source):
 
     def _report(self) -> None:
         for line, why in self.malformed[:MAX_PROBLEM_LINES]:
-            self.problems.append(f"line {line}: {why}; row skipped")
+            self.problems.append(f"line {line}: {why}; the row was skipped")
         rest = self.malformed[MAX_PROBLEM_LINES:]
         if rest:
             self.problems.append(f"{len(rest)} more malformed rows skipped, at lines "
@@ -275,7 +277,9 @@ def _open(file: Path) -> Any:
     except OSError as exc:
         raise InputError(f"Cannot read {file} ({exc.strerror}): check the path and its "
                          "permissions") from None
-    if b"\0" in head[:4096]:
+    start = head[:4096]
+    # Many NULs mean a binary or UTF-16 file; a stray one costs only its row (csv reports it).
+    if start.count(b"\0") > max(8, len(start) // 100):
         raise InputError(f"{file} is not a CSV file (binary content): export it as CSV text")
     try:
         codecs.getincrementaldecoder("utf-8-sig")().decode(head, final=False)
@@ -346,22 +350,29 @@ def parse_columns(values: list[str]) -> dict[str, str]:
     return mapping
 
 
+def _is_tweet_id(value: str) -> bool:
+    # str.isdigit alone takes "²" and other digits int() refuses.
+    return value.isascii() and value.isdigit() and len(value) <= MAX_ID_DIGITS
+
+
 def _twitter_time(value: str) -> str | None:
     try:
-        return datetime.strptime(value, _TWITTER_TIME).astimezone(UTC).strftime(
-            "%Y-%m-%dT%H:%M:%SZ")
+        parsed = datetime.strptime(value, _TWITTER_TIME)
     except ValueError:
         return _iso_time(value)
+    return _utc(parsed)
 
 
 def _iso_time(value: str) -> str | None:
+    return utc_stamp(value)
+
+
+def _utc(parsed: datetime) -> str | None:
+    """The time in UTC, or None when UTC cannot hold it (year 1 east of Greenwich)."""
     try:
-        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
+        return parsed.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    except (OverflowError, ValueError):
         return None
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=UTC)
-    return parsed.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _title(text: str) -> str:

@@ -41,7 +41,13 @@ def ticket_from_text(text: str, origin: str, created_at: str | None = None) -> T
 def ticket_from_file(path: str) -> Thread:
     """Read a ticket from PATH, or from standard input when PATH is '-'."""
     if path == "-":
-        return ticket_from_text(sys.stdin.read(), "stdin")
+        try:
+            return ticket_from_text(sys.stdin.read(), "stdin")
+        except UnicodeDecodeError:
+            raise InputError("Standard input is not UTF-8 text: pipe a markdown or text "
+                             "ticket") from None
+    if "\0" in path:
+        raise InputError(f"{path!r} has a NUL character: give the path of a text file")
     file = Path(path)
     try:
         text = file.read_text(encoding="utf-8")

@@ -27,7 +27,9 @@ TIMEOUT = 30
 MAX_RATE_WAIT = 900  # seconds; a longer rate-limit reset fails the sync with a clear line
 TEAM_ASSOCIATIONS = {"OWNER", "MEMBER", "COLLABORATOR"}
 
-_ISSUE_PATH = re.compile(r"^/(?P<owner>[\w.-]+)/(?P<repo>[\w.-]+)/issues/(?P<number>\d+)/?$")
+_ISSUE_PATH = re.compile(
+    r"^/(?P<owner>[\w.-]+)/(?P<repo>[\w.-]+)/issues/(?P<number>[0-9]{1,18})/?$"
+)
 
 
 @dataclass(frozen=True)
@@ -89,8 +91,12 @@ def instance_for(
 
 def parse_issue_url(url: str) -> IssueRef | None:
     """The web address, owner/repo and number of a GitHub issue URL, else None."""
-    parts = urlsplit(url.strip())
-    if parts.scheme not in ("http", "https") or not parts.hostname:
+    try:
+        parts = urlsplit(url.strip())
+        host, _ = parts.hostname, parts.port  # the port too: 99999 is no port
+    except ValueError:  # not a URL urllib can parse: not an issue URL
+        return None
+    if parts.scheme not in ("http", "https") or not host:
         return None
     found = _ISSUE_PATH.match(parts.path)
     if not found:

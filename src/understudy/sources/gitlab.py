@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Iterator, Sequence
+import time
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 import gitlab
@@ -16,17 +17,24 @@ import requests
 from gitlab.exceptions import GitlabError, GitlabParsingError, RedirectError
 
 from ..config import SECRET_ENV, Settings
+from ..dates import utc_stamp
 from ..errors import ConfigError, InputError, SourceError, UnderstudyError, UsageError
 from ..records import Message, Thread
 from .base import Source
+from .cursors import Cursor, read_cursor
 
 DEFAULT_URL = "https://gitlab.com"
 PER_PAGE = 100
 TEAM_ACCESS_LEVEL = 30  # Developer and above count as the team
 TIMEOUT = 30
+TRANSIENT = {500, 502, 503, 504}  # the statuses python-gitlab retries once the host answered
+FIRST_RETRIES = 6  # 0.1 s doubling: about 6 s in all before the first request gives up
+T = TypeVar("T")
 
 # /group/sub/project/-/issues/42, /group/project/issues/42 (old form), /.../-/work_items/42
-_ISSUE_PATH = re.compile(r"^/(?P<project>.+?)/(?P<dash>-/)?(?:issues|work_items)/(?P<iid>\d+)/?$")
+_ISSUE_PATH = re.compile(
+    r"^/(?P<project>.+?)/(?P<dash>-/)?(?:issues|work_items)/(?P<iid>[0-9]{1,18})/?$"
+)
 
 
 @dataclass(frozen=True)
@@ -43,6 +51,23 @@ class Instance:
         return gitlab.Gitlab(self.url, private_token=self.token, timeout=TIMEOUT,
                              per_page=PER_PAGE, retry_transient_errors=False,
                              user_agent="understudy")
+
+
+def first_request(call: Callable[[], T], retries: int = FIRST_RETRIES) -> T:
+    """The first request to a host, retried on 5xx like the later ones.
+
+    python-gitlab retries 429s itself (honouring Retry-After) but retries 5xx only together
+    with connection errors; those are left to fail at once, so an unreachable host is told
+    quickly while a host that answers 502 is given the same chances as later requests.
+    """
+    for attempt in range(retries + 1):
+        try:
+            return call()
+        except GitlabError as exc:  # python-gitlab wraps the HTTP error per operation
+            if exc.response_code not in TRANSIENT or attempt == retries:
+                raise
+            time.sleep(0.1 * 2**attempt)
+    raise AssertionError("unreachable")  # the loop returns or raises
 
 
 @dataclass(frozen=True)
@@ -89,8 +114,12 @@ def instance_for(
 
 def parse_issue_url(url: str, configured: str = DEFAULT_URL) -> IssueRef | None:
     """The instance, project path and iid of a GitLab issue or work item URL, else None."""
-    parts = urlsplit(url.strip())
-    if parts.scheme not in ("http", "https") or not parts.hostname:
+    try:
+        parts = urlsplit(url.strip())
+        host, _ = parts.hostname, parts.port  # the port too: 99999 is no port
+    except ValueError:  # "http://[..." and other URLs urllib cannot parse name no issue
+        return None
+    if parts.scheme not in ("http", "https") or not host:
         return None
     base = f"{parts.scheme}://{parts.netloc}"
     path = parts.path
@@ -102,7 +131,7 @@ def parse_issue_url(url: str, configured: str = DEFAULT_URL) -> IssueRef | None:
     found = _ISSUE_PATH.match(path)
     if not found or found["project"].startswith(("groups/", "-/")) or "/-/" in found["project"]:
         return None
-    host = parts.hostname.lower()
+    host = host.lower()
     if not found["dash"] and not (same_host or "gitlab" in host):
         return None  # owner/repo/issues/N alone could be any tracker (GitHub uses that form)
     if "github" in host:
@@ -114,13 +143,13 @@ def parse_since(value: str | None) -> str | None:
     """An ISO date or time as a UTC ISO string GitLab accepts; None stays None."""
     if value is None or not str(value).strip():
         return None
-    try:
-        when = _when(str(value).strip())
-    except ValueError:
+    stamp = utc_stamp(str(value))
+    if stamp is None:
         raise UsageError(
-            f"'{value}' is not a date: give --since as YYYY-MM-DD or an ISO time"
-        ) from None
-    return when.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+            f"'{str(value)[:60]}' is not a date: give --since as YYYY-MM-DD or an ISO time "
+            "(in UTC, years 0001-9999)"
+        )
+    return stamp
 
 
 @contextmanager
@@ -253,7 +282,7 @@ class GitLabSource(Source):
         for path in paths:
             path = path.strip().strip("/")
             with self._errors(f"project {path}"):
-                api = gl.projects.get(path)
+                api = first_request(lambda path=path: gl.projects.get(path))
             gl.retry_transient_errors = True  # the host answers: now 5xx are worth retrying
             if getattr(api, "issues_enabled", True) is False:
                 self.problems.append(f"{api.path_with_namespace} has issues turned off")
@@ -263,12 +292,14 @@ class GitLabSource(Source):
         if group:
             group = group.strip().strip("/")
             with self._errors(f"group {group}"):
-                listings = list(gl.groups.get(group).projects.list(
+                found_group = first_request(lambda: gl.groups.get(group))
+                gl.retry_transient_errors = True
+                listings = list(found_group.projects.list(
                     include_subgroups=True, with_issues_enabled=True, iterator=True))
         elif not paths:
             with self._errors("the projects the token is a member of"):
-                listings = list(gl.projects.list(membership=True, with_issues_enabled=True,
-                                                 iterator=True))
+                listings = first_request(lambda: list(gl.projects.list(
+                    membership=True, with_issues_enabled=True, iterator=True)))
         gl.retry_transient_errors = True
         for listed in listings:
             if listed.id not in found:
@@ -279,7 +310,14 @@ class GitLabSource(Source):
     def _sync_project(
         self, project: _Project, since: str | None, include_confidential: bool
     ) -> Iterator[Thread]:
-        cursor = self.store.get_cursor(self.name, project.path)
+        stored = read_cursor(self.store, self.name, project.path, {"confidential": False})
+        filters = {"confidential": include_confidential}
+        cursor = stored.at
+        widened = stored.widened_by(filters)
+        if widened:
+            # The issues the cursor passed were read without what is asked for now: read
+            # them all again (unchanged ones cost no notes requests).
+            cursor = None
         after = since or cursor
         options: dict[str, Any] = {"order_by": "updated_at", "sort": "asc", "iterator": True}
         if after:
@@ -303,8 +341,14 @@ class GitLabSource(Source):
             yield self._thread(project, issue, include_confidential)
         # Only after the project is done, and never past a gap an explicit --since left open.
         gap = since is not None and cursor is not None and _when(since) > _when(cursor)
-        if latest and latest != cursor and not gap:
-            self.store.set_cursor(self.name, project.path, latest)
+        advanced = latest is not None and latest != stored.at
+        if widened and since is not None:
+            # Before --since nothing was read again: keep the narrower filters on record.
+            filters = {k: v and stored.filters.get(k, False) for k, v in filters.items()}
+        elif not widened and not advanced:
+            filters = stored.filters  # nothing new was read: what was seen before still holds
+        if latest and (advanced or filters != stored.filters) and not gap:
+            self.store.set_cursor(self.name, project.path, Cursor(latest, filters).dump())
 
     # -- one ticket ----------------------------------------------------------------------
 
@@ -325,7 +369,7 @@ class GitLabSource(Source):
             )
         gl = self._connect(instance_for(self.settings, ref.base_url, required=False))
         with self._errors(f"project {ref.project}"):
-            api = gl.projects.get(ref.project)
+            api = first_request(lambda: gl.projects.get(ref.project))
         gl.retry_transient_errors = True
         project = _Project(api, api.path_with_namespace, listed=False)
         with self._errors(f"issue {project.path}#{ref.iid}"):

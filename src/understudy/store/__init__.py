@@ -15,7 +15,9 @@ from .migrations import migrate, now
 from .sending import SendQueries
 from .snippets import SnippetQueries
 
-__all__ = ["Store", "now"]
+__all__ = ["MAX_ID", "Store", "now"]
+
+MAX_ID = 2**63 - 1  # SQLite's largest INTEGER: a bigger id names no row and cannot be bound
 
 
 class Store(SnippetQueries, SendQueries):
@@ -87,7 +89,9 @@ class Store(SnippetQueries, SendQueries):
             return "updated" if row else "new"
 
     def get_thread(self, thread_id: int) -> Thread:
-        row = self.db.execute("SELECT * FROM threads WHERE id = ?", (thread_id,)).fetchone()
+        row = None
+        if 0 < thread_id <= MAX_ID:
+            row = self.db.execute("SELECT * FROM threads WHERE id = ?", (thread_id,)).fetchone()
         if row is None:
             raise NotFoundError(f"No thread {thread_id}: list threads with 'understudy drafts'")
         return self._thread(row)
@@ -266,11 +270,13 @@ class Store(SnippetQueries, SendQueries):
         return draft
 
     def get_draft(self, draft_id: int) -> Draft:
-        row = self.db.execute(
-            "SELECT d.*, t.url AS thread_url, t.title AS thread_title FROM drafts d"
-            " JOIN threads t ON t.id = d.thread_id WHERE d.id = ?",
-            (draft_id,),
-        ).fetchone()
+        row = None
+        if 0 < draft_id <= MAX_ID:
+            row = self.db.execute(
+                "SELECT d.*, t.url AS thread_url, t.title AS thread_title FROM drafts d"
+                " JOIN threads t ON t.id = d.thread_id WHERE d.id = ?",
+                (draft_id,),
+            ).fetchone()
         if row is None:
             raise NotFoundError(f"No draft {draft_id}: list drafts with 'understudy drafts'")
         return _draft(row)
@@ -300,6 +306,29 @@ class Store(SnippetQueries, SendQueries):
             "   AND m.is_team = 1 AND m.position > 0 AND m.kind = 'reply')"
             " AND NOT EXISTS (SELECT 1 FROM drafts d WHERE d.thread_id = t.id)"
             " ORDER BY t.created_at DESC, t.id DESC"
+        ).fetchall()
+        messages = self._messages_by_thread([r["id"] for r in rows])
+        return [self._thread(r, messages.get(r["id"], [])) for r in rows]
+
+    def threads_to_review(self) -> list[Thread]:
+        """Open tickets waiting for a reviewer, oldest first.
+
+        Those with a draft that is new or saved (and none sent or being sent), and those with
+        no draft yet; none a team member answered. Tickets from files and chat questions are
+        left out: they were answered where they were asked.
+        """
+        rows = self.db.execute(
+            "SELECT * FROM threads t WHERE t.state IN ('opened', 'open', 'reopened')"
+            " AND t.source != 'file'"
+            " AND NOT (t.source = 'api' AND json_extract(t.meta, '$.chat') IS NOT NULL)"
+            " AND NOT EXISTS (SELECT 1 FROM messages m WHERE m.thread_id = t.id"
+            "   AND m.is_team = 1 AND m.position > 0 AND m.kind = 'reply')"
+            " AND NOT EXISTS (SELECT 1 FROM drafts d WHERE d.thread_id = t.id"
+            "   AND d.status IN ('sent', 'sending'))"
+            " AND (EXISTS (SELECT 1 FROM drafts d WHERE d.thread_id = t.id"
+            "   AND d.status IN ('new', 'saved'))"
+            "  OR NOT EXISTS (SELECT 1 FROM drafts d WHERE d.thread_id = t.id))"
+            " ORDER BY t.created_at, t.id"
         ).fetchall()
         messages = self._messages_by_thread([r["id"] for r in rows])
         return [self._thread(r, messages.get(r["id"], [])) for r in rows]
@@ -394,12 +423,13 @@ class Store(SnippetQueries, SendQueries):
 
     # -- serving: API tokens, feedback, events seen --------------------------------------
 
-    def add_token(self, name: str, token_hash: str, prefix: str) -> int:
+    def add_token(self, name: str, token_hash: str, prefix: str, scope: str = "ask") -> int:
         """Record an API token by its hash (the token itself is never stored)."""
         with self.lock, self.db:
             cursor = self.db.execute(
-                "INSERT INTO api_tokens (name, token_hash, prefix, created_at) VALUES (?, ?, ?, ?)",
-                (name, token_hash, prefix, now()),
+                "INSERT INTO api_tokens (name, token_hash, prefix, scope, created_at)"
+                " VALUES (?, ?, ?, ?, ?)",
+                (name, token_hash, prefix, scope, now()),
             )
         return cursor.lastrowid
 
@@ -421,14 +451,15 @@ class Store(SnippetQueries, SendQueries):
     def tokens(self) -> list[dict[str, Any]]:
         with self.lock:
             rows = self.db.execute(
-                "SELECT id, name, prefix, created_at, last_used_at, revoked_at FROM api_tokens"
-                " ORDER BY id"
+                "SELECT id, name, prefix, scope, created_at, last_used_at, revoked_at"
+                " FROM api_tokens ORDER BY id"
             ).fetchall()
         return [dict(r) for r in rows]
 
     def revoke_token(self, ref: str) -> int:
         """Revoke live tokens by id or name; returns how many."""
-        column = "id" if ref.isdigit() else "name"
+        # Only ASCII digits of a size SQLite can hold are an id; anything else is a name.
+        column = "id" if ref.isascii() and ref.isdigit() and len(ref) < 19 else "name"
         with self.lock, self.db:
             cursor = self.db.execute(
                 f"UPDATE api_tokens SET revoked_at = ? WHERE {column} = ? AND revoked_at IS NULL",

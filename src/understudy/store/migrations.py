@@ -264,6 +264,18 @@ def m009_draft_send_claims(db: sqlite3.Connection) -> None:
     )
 
 
+@migration
+def m010_token_scopes(db: sqlite3.Connection) -> None:
+    # Tokens made before scopes existed could do everything: they stay admin so no client
+    # breaks on upgrade; new tokens get the narrowest scope unless one is asked for.
+    db.executescript(
+        """
+        ALTER TABLE api_tokens ADD COLUMN scope TEXT NOT NULL DEFAULT 'ask';
+        UPDATE api_tokens SET scope = 'admin';
+        """
+    )
+
+
 def now() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
