@@ -64,6 +64,12 @@ def answer(
     if open_tickets:
         seen = {t.id for t in threads}
         threads += [t for t in ws.store.threads_needing_answer() if t.id not in seen]
+    if not threads:  # nothing to draft: no backend, index or model to load
+        if json_out:
+            print_json([])
+        else:
+            console.print("No open tickets need an answer.")
+        return
     answerer = ws.answerer(backend)
     if model:
         answerer.use_model(model)
@@ -72,8 +78,6 @@ def answer(
     if json_out:
         print_json([d.to_dict() for d in drafts])
         return
-    if not drafts:
-        console.print("No open tickets need an answer.")
     for draft, thread in zip(drafts, threads, strict=True):
         render_draft(console, draft)
         if thread.source == "file":

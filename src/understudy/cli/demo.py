@@ -8,7 +8,6 @@ from pathlib import Path
 import typer
 from rich.console import Console
 
-from ..demo import demo_home, run_demo
 from ..errors import UsageError
 from ..workspace import Workspace
 from . import app, workspace
@@ -24,6 +23,8 @@ def demo(
     ),
 ) -> None:
     """Draft answers for a sample product's open tickets, offline (workspace: <home>/demo)."""
+    from ..demo import demo_home, run_demo  # the sample's index and parsers, loaded when used
+
     root = ctx.find_root()
     for folder in (home, root.obj):
         if isinstance(folder, Path) and folder.exists() and not folder.is_dir():

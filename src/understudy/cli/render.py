@@ -41,9 +41,7 @@ def build_index(workspace: Workspace, rebuild: bool = False, quiet: bool = False
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                TimeElapsedColumn())
     with Progress(*columns, console=err_console, transient=True, disable=quiet) as progress:
-        task = progress.add_task("Loading the embedding model", total=None)
-        workspace.index.embedder  # noqa: B018  (loads the model once, inside the spinner)
-        progress.update(task, description="Indexing knowledge")
+        task = progress.add_task("Indexing knowledge", total=None)
 
         def advance(done: int, total: int) -> None:
             progress.update(task, completed=done, total=total)
