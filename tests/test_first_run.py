@@ -57,3 +57,15 @@ def test_help_and_no_op_commands_import_no_model_library(workspace, home):
     assert _modules_after(["index"], home) == set()
     assert _modules_after(["answer", "--open"], home) == set()
     assert _modules_after(["drafts"], home) == set()
+
+
+def test_the_server_encoder_reuses_its_export_without_the_model(embedder, tmp_path):
+    from understudy.onnx_encoder import OnnxQueryEncoder
+
+    OnnxQueryEncoder(embedder, tmp_path, "fp32")  # made once, from the loaded model
+    fresh = Embedder()
+    encoder = OnnxQueryEncoder(fresh, tmp_path, "fp32")
+    texts = ["Login loops back to the sign-in page", "word " * 400]  # the second is truncated
+    vectors = encoder.encode(texts)
+    assert not fresh.loaded
+    assert abs(vectors - embedder.encode(texts)).max() < 1e-5
