@@ -13,6 +13,7 @@ from ..send import send_draft
 from ..sources import resolve_ticket
 from ..workspace import Workspace
 from . import app, workspace
+from .progress import progress
 from .render import build_index, console, print_json, render_draft
 
 FILE_NOTE = "A ticket from a file can be answered and saved but not sent."
@@ -73,8 +74,12 @@ def answer(
     answerer = ws.answerer(backend)
     if model:
         answerer.use_model(model)
-    build_index(ws, quiet=json_out)
-    drafts = [answerer.draft(thread) for thread in threads]
+    build_index(ws)
+    drafts = []
+    with progress() as bars:
+        for thread in threads:
+            bars("Drafting", len(drafts), len(threads))
+            drafts.append(answerer.draft(thread))
     if json_out:
         print_json([d.to_dict() for d in drafts])
         return

@@ -10,6 +10,7 @@ from rich.console import Console
 from rich.table import Table
 
 from . import app, workspace
+from .progress import progress
 
 dataset_app = typer.Typer(help="Training data: build examples, check them, export them.",
                           no_args_is_help=True)
@@ -48,7 +49,8 @@ def build_command(
         budget=int(settings.get("prompt_budget") or DEFAULT_BUDGET),
         model=settings.get("model") or BuildOptions().model, valid_share=valid_share,
     )
-    report = build(ws, options)
+    with progress("Building examples") as bars:
+        report = build(ws, options, progress=bars.counter("Building examples"))
     if as_json:
         typer.echo(json.dumps(report.to_json(), indent=2))
         return

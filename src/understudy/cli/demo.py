@@ -11,6 +11,7 @@ from rich.console import Console
 from ..errors import UsageError
 from ..workspace import Workspace
 from . import app, workspace
+from .progress import progress
 from .render import console, print_json
 
 
@@ -35,7 +36,8 @@ def demo(
         root.obj = Workspace(demo_home())
     ws = workspace(ctx)
     out = Console(stderr=True, quiet=True) if json_out else console
-    drafts = run_demo(ws, out)
+    with progress("Loading the sample") as bars:
+        drafts = run_demo(ws, out, bars)
     if json_out:
         print_json([d.to_dict() for d in drafts])
         return

@@ -3,39 +3,18 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from . import app, workspace
+from .progress import progress as show_progress
 
 eval_app = typer.Typer(help="Measure answer quality on public data and tune the retriever.",
                        no_args_is_help=True)
 app.add_typer(eval_app, name="eval")
-
-
-@contextmanager
-def _progress(show: bool) -> Iterator:
-    """A progress callback drawing one rich bar on stderr (None when not shown)."""
-    if not show:
-        yield None
-        return
-    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-               TimeElapsedColumn())
-    with Progress(*columns, console=Console(stderr=True), transient=True) as bar:
-        tasks: dict[str, int] = {}
-
-        def update(what: str, done: int, total: int) -> None:
-            if what not in tasks:
-                tasks[what] = bar.add_task(what, total=total)
-            bar.update(tasks[what], completed=done, total=total)
-
-        yield update
 
 
 @eval_app.command("bench")
@@ -65,7 +44,7 @@ def bench(
     plain = [s for s in system or [] if not s.startswith("model:") and s != "ranker"]
     ranked = "ranker" in (system or []) or (train is not None and not system)
     names = check_systems(benchmark, plain) if plain or not system else []
-    with _progress(Console(stderr=True).is_terminal) as progress:
+    with show_progress("Loading the embedding model") as progress:
         results = run_bench(benchmark, names, progress=progress) if names else {}
         if ranked:
             from ..evaluate.answer_ranker import run_ranker
@@ -108,7 +87,7 @@ def tune(
     """Choose the fusion weight and confidence calibration on train data; check them on dev."""
     from ..evaluate.calibrate import tune as run_tune
 
-    with _progress(Console(stderr=True).is_terminal) as progress:
+    with show_progress("Loading the embedding model") as progress:
         report = run_tune(path, threshold=threshold, progress=progress)
     if as_json:
         typer.echo(json.dumps(report.to_json(), indent=2))

@@ -13,7 +13,8 @@ from rich.table import Table
 
 from ..errors import UsageError
 from . import workspace
-from .eval import _progress, eval_app
+from .eval import eval_app
+from .progress import progress as show_progress
 
 _LIMIT = typer.Option(50, "--limit", "-n", help="How many of the last answered threads.")
 _PROJECT = typer.Option(None, "--project", help="Only threads of this project (repeatable).")
@@ -42,7 +43,7 @@ def _run(ctx: typer.Context, limit: int, project: list[str] | None, since: str |
     if target is not None and not 0 <= target <= 1:
         raise UsageError("--target is a quality between 0 and 1, e.g. --target 0.6")
     ws = workspace(ctx)
-    with _progress(Console(stderr=True).is_terminal) as progress:
+    with show_progress("Loading the index and the embedding model") as progress:
         runner = Backtest(ws, backend, model, docs, progress)
         cases = runner.run(Selection(limit, project or [], since, until), judge)
     summary = summarize(cases, metric, judge, target, runner.threshold)

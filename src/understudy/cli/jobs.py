@@ -7,10 +7,10 @@ import sys
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from ..errors import UnderstudyError, UsageError
 from . import app, workspace
+from .progress import progress
 
 jobs_app = typer.Typer(help="Language-model batch jobs: synthetic Q&A from docs, notes on code.",
                        no_args_is_help=True)
@@ -56,11 +56,10 @@ def run_job(ctx: typer.Context, job, yes: bool, as_json: bool) -> None:
         console.print("Nothing was run.")
         raise typer.Exit(1)
     else:
-        columns = [TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                   TextColumn("${task.fields[spent]:.4f} spent"), TimeElapsedColumn()]
-        with Progress(*columns, console=console, transient=as_json) as bar:
-            task = bar.add_task(job.name, total=estimate.items, spent=0.0)
-            report = job.run(lambda r: bar.update(task, completed=r.finished, spent=r.cost))
+        with progress() as bars:
+            bars(job.name, 0, estimate.items, note="$0.0000 spent")
+            report = job.run(lambda r: bars(job.name, r.finished, estimate.items,
+                                            note=f"${r.cost:.4f} spent"))
     if as_json:
         typer.echo(json.dumps({"estimate": estimate.to_json(), "report": report.to_json()},
                               indent=2))

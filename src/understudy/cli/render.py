@@ -1,4 +1,4 @@
-"""Shared terminal output: drafts, JSON, and the index progress bar."""
+"""Shared terminal output: drafts, JSON, and bringing the index up to date."""
 
 from __future__ import annotations
 
@@ -8,10 +8,10 @@ from typing import Any
 from rich.console import Console
 from rich.markdown import Markdown
 from rich.panel import Panel
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from ..records import Draft
 from ..workspace import Workspace
+from .progress import progress
 
 console = Console()
 err_console = Console(stderr=True)
@@ -36,14 +36,7 @@ def render_draft(out: Console, draft: Draft) -> None:
                   f"[blue]{source.url}[/]")
 
 
-def build_index(workspace: Workspace, rebuild: bool = False, quiet: bool = False):
-    """Load the model and bring the index up to date, with a progress bar on stderr."""
-    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-               TimeElapsedColumn())
-    with Progress(*columns, console=err_console, transient=True, disable=quiet) as progress:
-        task = progress.add_task("Indexing knowledge", total=None)
-
-        def advance(done: int, total: int) -> None:
-            progress.update(task, completed=done, total=total)
-
-        return workspace.index.build(rebuild=rebuild, progress=advance)
+def build_index(workspace: Workspace, rebuild: bool = False):
+    """Bring the index up to date, with a bar on stderr while items are embedded."""
+    with progress() as bars:
+        return workspace.index.build(rebuild=rebuild, progress=bars.counter("Embedding knowledge"))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 
 import typer
 from rich.console import Console
@@ -10,14 +11,21 @@ from rich.table import Table
 
 from ..errors import UsageError
 from . import app, workspace
+from .progress import Bars, progress
 
 train_app = typer.Typer(help="Train a model on the examples: fine-tune, LoRA, or tune retrieval.",
                         invoke_without_command=True)
 app.add_typer(train_app, name="train")
 
 
-def _say(text: str) -> None:
-    Console(stderr=True).print(text, highlight=False)
+def _stages(bars: Bars) -> Callable[[str], None]:
+    """What a trainer says: a line on stderr, and the stage its spinner shows until the next."""
+
+    def say(text: str) -> None:
+        bars.say(text)
+        bars.stage(text)
+
+    return say
 
 
 def _options(**values):  # noqa: ANN202  (TrainOptions, imported late)
@@ -52,9 +60,10 @@ def train(
         raise UsageError("Say what to train: --backend openai, local, ranker or retrieval")
     from ..train import trainer_for
 
-    trainer = trainer_for(workspace(ctx), backend, _say)
-    done = trainer.train(_options(model=model, epochs=epochs, promote=promote, suffix=suffix,
-                                  wait=wait, max_steps=max_steps))
+    with progress(f"Training ({backend})") as bars:
+        trainer = trainer_for(workspace(ctx), backend, _stages(bars))
+        done = trainer.train(_options(model=model, epochs=epochs, promote=promote,
+                                      suffix=suffix, wait=wait, max_steps=max_steps))
     _print_models([done], as_json)
 
 
@@ -68,8 +77,10 @@ def status(
     """Resume watching running fine-tuning jobs until they end, and register their models."""
     from ..train import trainer_for
 
-    trainer = trainer_for(workspace(ctx), "openai", _say)
-    _print_models(trainer.resume(_options(poll=poll, promote=promote)), as_json)
+    with progress("Watching fine-tuning jobs") as bars:
+        trainer = trainer_for(workspace(ctx), "openai", _stages(bars))
+        found = trainer.resume(_options(poll=poll, promote=promote))
+    _print_models(found, as_json)
 
 
 @app.command("models")
