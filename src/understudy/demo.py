@@ -180,7 +180,7 @@ def summary(drafts: list[Draft], threads: dict[int, Thread]) -> Table:
     table.add_column("ticket", no_wrap=True)
     table.add_column("verdict", no_wrap=True)
     table.add_column("conf.", justify="right")
-    table.add_column("best source", ratio=1, no_wrap=True, overflow="ellipsis")
+    table.add_column("best source", ratio=1, overflow="fold")  # a title: wraps, never cut
     for draft in drafts:
         thread = threads[draft.thread_id]
         verdict = "[yellow]abstained[/]" if draft.abstained else "[green]answer[/]"

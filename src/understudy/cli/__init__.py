@@ -11,6 +11,7 @@ from typer.core import TyperGroup
 
 from ..errors import UnderstudyError
 from ..workspace import Workspace
+from .helptext import tidy
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
@@ -18,7 +19,12 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 
 class _Group(TyperGroup):
-    """Turns every UnderstudyError into one line on stderr and its exit code."""
+    """Turns every UnderstudyError into one line on stderr and its exit code; labels every
+    option's value in the README's words."""
+
+    def __init__(self, *args, **kwargs):  # noqa: ANN002,ANN003  (click's own signature)
+        super().__init__(*args, **kwargs)
+        tidy(self)
 
     def invoke(self, ctx: typer.Context):
         try:

@@ -6,6 +6,7 @@ import sys
 from pathlib import Path
 
 import typer
+from rich.markup import escape
 
 from ..errors import InputError, UsageError
 from ..records import DRAFT_STATUSES, Thread
@@ -14,7 +15,8 @@ from ..sources import resolve_ticket
 from ..workspace import Workspace
 from . import app, workspace
 from .progress import progress
-from .render import build_index, console, print_json, render_draft
+from .render import build_index, console, print_json, render_draft, ticket_ref
+from .tables import label, number, print_table, value
 
 FILE_NOTE = "A ticket from a file can be answered and saved but not sent."
 
@@ -104,10 +106,12 @@ def drafts(
         return
     if not found:
         console.print("No drafts yet: run 'understudy answer URL|FILE' or 'understudy review'.")
-    for draft in found:
-        flag = "abstained" if draft.abstained else f"{draft.confidence:.2f}"
-        console.print(f"{draft.id:>5}  {draft.status:<9} {flag:<9} {draft.thread_title}  "
-                      f"[blue]{draft.thread_url}[/]")
+        return
+    rows = [[str(d.id), d.status, "abstained" if d.abstained else f"{d.confidence:.2f}",
+             escape(ticket_ref(d.thread_url)), escape(d.thread_title)] for d in found]
+    columns = [number("draft"), value("status"), number("confidence"), value("ticket"),
+               label("title")]
+    print_table(console, columns, rows)
 
 
 @app.command()

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import typer
 from rich.console import Console
-from rich.table import Table
 
 from . import app, workspace
 from .progress import progress
+from .tables import number, print_table, value
 
 dataset_app = typer.Typer(help="Training data: build examples, check them, export them.",
                           no_args_is_help=True)
@@ -54,13 +54,10 @@ def build_command(
     if as_json:
         typer.echo(json.dumps(report.to_json(), indent=2))
         return
-    table = Table(title=f"{report.total} training examples")
-    for column in ("kind", "split", "examples"):
-        table.add_column(column, justify="right" if column == "examples" else "left")
-    for (name, split), count in sorted(report.counts.items()):
-        table.add_row(name, split, str(count))
     console = Console()
-    console.print(table)
+    rows = [[name, split, str(count)] for (name, split), count in sorted(report.counts.items())]
+    print_table(console, [value("kind"), value("split"), number("examples")], rows,
+                f"{report.total} training examples")
     if report.skipped:
         left = ", ".join(f"{n} {why}" for why, n in sorted(report.skipped.items()))
         console.print(f"Left out: {left}.")

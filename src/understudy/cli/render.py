@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 from rich.console import Console
@@ -20,6 +21,17 @@ err_console = Console(stderr=True)
 def print_json(data: Any) -> None:
     """JSON on stdout, nothing else mixed in."""
     print(json.dumps(data, indent=2, ensure_ascii=False, default=str))
+
+
+_ISSUE_URL = re.compile(r"^https?://[^/]+/(?P<path>.+?)(?:/-)?/(?:issues|pull)/(?P<number>\d+)/?$")
+
+
+def ticket_ref(url: str) -> str:
+    """A tracker issue's short name (group/project#12), else the link itself ('-' if none)."""
+    found = _ISSUE_URL.match(url or "")
+    if found:
+        return f"{found['path']}#{found['number']}"
+    return url or "-"
 
 
 def render_draft(out: Console, draft: Draft) -> None:

@@ -7,11 +7,12 @@ from collections.abc import Callable
 
 import typer
 from rich.console import Console
-from rich.table import Table
+from rich.markup import escape
 
 from ..errors import UsageError
 from . import app, workspace
 from .progress import Bars, progress
+from .tables import label, print_table, value
 
 train_app = typer.Typer(help="Train a model on the examples: fine-tune, LoRA, or tune retrieval.",
                         invoke_without_command=True)
@@ -109,10 +110,9 @@ def _print_models(found: list, as_json: bool) -> None:
     if not found:
         typer.echo("No models yet: train one with 'understudy train --backend retrieval'")
         return
-    table = Table(title="Registered models")
-    for column in ("name", "backend", "base", "model", "status", "default", "held-out"):
-        table.add_column(column)
-    for m in found:
-        table.add_row(m.name, m.backend, m.base_model, m.remote_id or m.path or "", m.status,
-                      "yes" if m.is_default else "", _figures(m.metrics))
-    Console().print(table)
+    columns = [value("name"), value("backend"), value("model"), value("status"),
+               value("default"), label("base"), label("held-out")]
+    rows = [[escape(m.name), m.backend, escape(m.remote_id or m.path or ""), m.status,
+             "yes" if m.is_default else "", escape(m.base_model or ""), escape(_figures(m.metrics))]
+            for m in found]
+    print_table(Console(), columns, rows, "Registered models")
