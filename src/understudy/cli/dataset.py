@@ -21,14 +21,15 @@ app.add_typer(dataset_app, name="dataset")
 def build_command(
     ctx: typer.Context,
     kind: list[str] | None = typer.Option(
-        None, "--kind", help="Example kinds: replies, edits, synthetic, code "
+        None, "--kind", help="Example kind: reply, edit, synthetic or code "
         "(repeatable; default all)."),
     team: list[str] | None = typer.Option(
         None, "--team", help="An author who counts as the team (repeatable; default: the "
         "synced team flags, or the \"team\" setting)."),
     since: str | None = typer.Option(None, "--since", help="Only replies from this date on."),
     until: str | None = typer.Option(None, "--until", help="Only replies before this date."),
-    min_chars: int = typer.Option(40, "--min-chars", help="Shortest reply kept, in characters."),
+    min_chars: int | None = typer.Option(
+        None, "--min-chars", min=0, help="Shortest reply kept, in characters (default 20)."),
     project: list[str] | None = typer.Option(
         None, "--project", help="Only threads of this project (repeatable)."),
     sources: bool = typer.Option(
@@ -45,7 +46,8 @@ def build_command(
     settings = ws.settings
     options = BuildOptions(
         kinds=kind or list(BUILDERS), team=team or settings.get("team") or None, since=since,
-        until=until, min_chars=min_chars, projects=project or None, sources=sources,
+        until=until, min_chars=BuildOptions.min_chars if min_chars is None else min_chars,
+        projects=project or None, sources=sources,
         budget=int(settings.get("prompt_budget") or DEFAULT_BUDGET),
         model=settings.get("model") or BuildOptions().model, valid_share=valid_share,
     )
