@@ -3,7 +3,7 @@ PYTHON ?= python3
 export HF_HUB_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: install demo test lint bench
+.PHONY: install demo test test-fast lint bench
 
 install:
 	$(PYTHON) -m pip install -q -e '.[dev]'
@@ -22,6 +22,10 @@ browser:
 
 test: install lint browser
 	$(PYTHON) -m pytest -q
+
+# The quick loop: everything but the tests that need the real model, Chromium or training.
+test-fast:
+	$(PYTHON) -m pytest -q -m "not slow"
 
 bench: install
 	$(PYTHON) benchmarks/run.py

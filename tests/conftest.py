@@ -72,3 +72,18 @@ def openai_server(home, monkeypatch):
         monkeypatch.setenv("OPENAI_BASE_URL", server.url)
         monkeypatch.setenv("OPENAI_API_KEY", "test-key")
         yield server
+
+
+# Files whose tests train a model or drive a browser, whatever their fixtures.
+SLOW_FILES = {"test_train_local.py", "test_train_retrieval.py", "test_local_backend.py",
+              "test_web_page.py"}
+
+
+def pytest_collection_modifyitems(config, items):
+    """Mark `slow` every test that needs the real embedding model (the `embedder` fixture,
+    directly or through `workspace`), Chromium or training: `pytest -m "not slow"` is the
+    quick loop; `make test` runs everything."""
+    slow = pytest.mark.slow
+    for item in items:
+        if "embedder" in getattr(item, "fixturenames", ()) or item.path.name in SLOW_FILES:
+            item.add_marker(slow)

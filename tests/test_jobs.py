@@ -199,13 +199,18 @@ def test_notes_are_stored_with_the_snippet_model_and_usage_and_become_code_examp
         ws, client, openai_server):
     add(ws, RETRY, PARSE)
     note = "Fetches a URL and retries timeouts with growing waits; raises GiveUp after 3 tries."
-    openai_server.enqueue(json.dumps({"note": note}), "Reads the TOML settings file.")
+    openai_server.enqueue(json.dumps({"note": note}), "Reads the TOML settings file.",
+                          json.dumps({"note": "Reads the TOML settings file."}))
     report = AnnotateCode(ws, MODEL, client=client).run()
     assert report.finished == 2 and report.counts["notes"] == 2
+    assert (report.not_parsed, report.parsed_on_retry, report.failed) == (1, 1, 0)
     first, second = ws.store.snippets()
     assert first.note == note and first.note_model == MODEL
-    assert second.note == "Reads the TOML settings file."  # a reply without JSON is the note
-    [sent, _] = openai_server.calls(CHAT)
+    assert second.note == "Reads the TOML settings file."  # from the second, stricter request
+    [sent, _, retried] = openai_server.calls(CHAT)
+    assert "was not the JSON asked for" in retried["json"]["messages"][-1]["content"]
+    assert retried["json"]["messages"][-2] == {"role": "assistant",
+                                               "content": "Reads the TOML settings file."}
     assert RETRY.code.strip() in sent["json"]["messages"][-1]["content"]
     assert first.note_usage["prompt_tokens"] == chat_prompt_tokens(sent["json"]["messages"],
                                                                    MODEL)
@@ -215,7 +220,7 @@ def test_notes_are_stored_with_the_snippet_model_and_usage_and_become_code_examp
     assert code["fetch_with_retry"].completion == note
     assert "raise GiveUp(url)" in code["fetch_with_retry"].messages[-1]["content"]
     again = AnnotateCode(ws, MODEL, client=client).run()
-    assert again.items == 0 and len(openai_server.requests) == 2
+    assert again.items == 0 and len(openai_server.requests) == 3
 
 
 def test_an_annotated_snippet_is_found_by_its_note(workspace, openai_server):
@@ -290,8 +295,62 @@ def test_replies_are_parsed_in_the_forms_models_write_them():
         ["How do I a?", "Why b?"]
     assert parse_questions("1. How do I a?\n2) Where is b?\nThanks") == \
         ["How do I a?", "Where is b?"]
-    assert parse_answer("I don't know.") is None
+    assert parse_questions('{"questions": []}') == []
+    assert parse_questions("Here you go.") is None and parse_questions('{"q": 1}') is None
+    assert parse_answer("I don't know.") is None  # not the JSON asked for
+    assert parse_answer('{"unanswerable": true}') == "" == parse_answer('{"answer": "N/A"}')
     assert parse_answer('{"answer": "Yes {really} [1]"}') == "Yes {really} [1]"
     assert parse_answer('[{"question": "q", "answer": "a"}]') == "a"
-    assert parse_note("Plain words.") == "Plain words."
-    assert parse_note('{"note": " Trimmed. "}') == "Trimmed."
+    assert parse_note("Plain words.") is None
+    assert parse_note('{"note": " Trimmed. "}') == {"note": "Trimmed.", "uses": []}
+    uses = [{"use": "question", "ask": "Why?", "answer": "Because."},
+            {"use": "code", "ask": "Write it", "answer": "f()"},
+            {"use": "poem", "ask": "x", "answer": "y"}, {"use": "documentation", "ask": ""}]
+    assert parse_note(json.dumps({"note": "N", "uses": uses}))["uses"] == [
+        {"use": "question", "ask": "Why?", "answer": "Because."},
+        {"use": "code creation", "ask": "Write it", "answer": "f()"}]
+
+
+USES = [
+    {"use": "question", "ask": "My download keeps timing out: does it try again?",
+     "answer": "Yes: it retries a timed-out download three times, waiting longer each time."},
+    {"use": "documentation", "ask": "Retries of downloads",
+     "answer": "Downloads that time out are retried up to three times with growing waits."},
+    {"use": "code creation", "ask": "Fetch a report with retries",
+     "answer": "report = fetch_with_retry(REPORT_URL, tries=5)"},
+]
+
+
+def test_each_use_of_a_note_becomes_its_own_code_example(ws, client, openai_server):
+    add(ws, RETRY)
+    openai_server.enqueue(json.dumps({"note": "Fetches a URL, retrying timeouts.",
+                                      "uses": USES}))
+    report = AnnotateCode(ws, MODEL, client=client).run()
+    assert report.counts["uses"] == 3
+    made = {e.source["use"]: e for e in examples(ws.store, kind="code")}
+    assert sorted(made) == ["code creation", "documentation", "question"]
+    for use in USES:
+        example = made[use["use"]]
+        assert example.completion == use["answer"]
+        assert use["ask"] in example.messages[-1]["content"]
+        assert "raise GiveUp(url)" in example.messages[-1]["content"]
+    assert len({e.split for e in made.values()}) == 1  # one snippet, one side of the split
+
+
+def test_replies_that_never_parse_fail_their_items_and_the_run(ws, openai_server):
+    add(ws, BACKUP, SSO)
+    openai_server.enqueue("Here are some questions for you.", "Still not JSON, sorry.",
+                          questions("How do I turn on SSO?"), answer("Under Admin [1]"))
+    done = CliRunner().invoke(app, ["jobs", "synth-qa", "--model", MODEL, "--questions", "1",
+                                    "--yes"])
+    assert done.exit_code == 1
+    words = " ".join(done.output.split())
+    assert "1 of 2 items finished" in words
+    assert "1 replies were not the JSON asked for: 0 were when asked again, 1 items failed" \
+        in words
+    assert "failed on 1 of 2 items (more than 20%)" in words and "Traceback" not in words
+    assert ws.store.get_state(state_key(ws.store.passages()[0])) is None  # tried again later
+    lenient = CliRunner().invoke(app, ["jobs", "synth-qa", "--model", MODEL, "--questions", "1",
+                                       "--yes", "--max-failed", "1", "--json"])
+    assert lenient.exit_code == 0, lenient.output  # the same replies, from the call cache
+    assert json.loads(lenient.stdout)["report"]["failed"] == 1

@@ -6,6 +6,7 @@ import os
 import shutil
 import threading
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -25,6 +26,12 @@ pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists(),
 
 @pytest.fixture
 def server(workspace):
+    with serving(workspace) as running:
+        yield running
+
+
+@contextmanager
+def serving(workspace):
     """The app under a real uvicorn on 127.0.0.1 (a free port), stopped afterwards."""
     seed(workspace)
     _, token = create_token(workspace.store, "browser")
@@ -33,7 +40,7 @@ def server(workspace):
     uv = uvicorn.Server(config)
     thread = threading.Thread(target=uv.run, daemon=True)
     thread.start()
-    deadline = time.monotonic() + 60
+    deadline = time.monotonic() + 180  # the first start exports the ONNX query encoder
     while not uv.started:
         assert thread.is_alive() and time.monotonic() < deadline, "uvicorn did not start"
         time.sleep(0.05)
@@ -95,3 +102,34 @@ def test_page_shows_the_error_for_a_bad_token(server):
             assert "understudy serve token create" in error.inner_text()
         finally:
             browser.close()
+
+
+def test_a_source_without_a_link_is_shown_as_text(workspace):
+    from playwright.sync_api import sync_playwright
+
+    from understudy.records import Passage
+
+    workspace.store.upsert_passage(Passage(
+        "docs", "guide/invoices.md", "Invoice numbering",
+        "Invoice numbers restart each year when numbering.yearly is true in settings.yml; "
+        "set it to false to keep one sequence across years."))
+    with serving(workspace) as (url, token, _), sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        try:
+            page = browser.new_page()
+            icon = page.goto(url + "/favicon.ico")
+            assert icon.status == 200 and "svg" in icon.headers["content-type"]
+            page.goto(url + "/")
+            page.fill("#token", token)
+            page.dispatch_event("#token", "change")
+            page.fill("#question", "Why do invoice numbers restart every year?")
+            page.click("#send")
+            page.locator(".turn ol.sources li").first.wait_for(timeout=30_000)
+            items = page.locator(".turn ol.sources li")
+            texts = [items.nth(i).inner_text() for i in range(items.count())]
+            links = [a.get_attribute("href") for a in page.locator(".turn ol.sources a").all()]
+        finally:
+            browser.close()
+    assert "Invoice numbering" in texts
+    assert all(link.startswith("https://") for link in links)  # none back to this page
+    assert not any(link.startswith(url) for link in links)

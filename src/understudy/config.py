@@ -9,16 +9,11 @@ from pathlib import Path
 from typing import Any
 
 from .errors import ConfigError
+from .settings import defaults
 
 SETTINGS_FILE = "settings.json"
 
-DEFAULTS: dict[str, Any] = {
-    "team": [],  # usernames that count as the team; empty = project members (Developer+)
-    "abstain_threshold": None,  # None = the threshold of the calibration in force (judge.py)
-    "default_backend": "retrieval",
-    "procedural_patterns": [],  # extra regexes for replies that are not answers
-    "bot_account": None,  # the account understudy posts as: its posts are never team replies
-}
+DEFAULTS: dict[str, Any] = defaults()  # every key, its default and meaning: settings.py
 
 # Each secret and the environment variables that may hold it, in order of preference.
 SECRET_ENV = {
@@ -65,7 +60,7 @@ class Settings:
     @classmethod
     def load(cls, home: Path) -> Settings:
         path = home / SETTINGS_FILE
-        values = dict(DEFAULTS)
+        values = defaults()  # fresh lists and objects for each workspace
         if path.exists():
             try:
                 values.update(json.loads(path.read_text()))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -12,12 +13,10 @@ from rich.markdown import Markdown
 from rich.markup import escape
 from rich.padding import Padding
 from rich.panel import Panel
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from .config import default_home
 from .errors import InputError
-from .index import IndexStats
 from .records import Draft, Message, Thread
 from .sources import SyncReport, sync
 from .workspace import Workspace
@@ -75,7 +74,10 @@ def open_tickets(threads: list[Thread]) -> list[Thread]:
     ]
 
 
-def draft_open_tickets(workspace: Workspace, threads: list[Thread]) -> tuple[list[Draft], int]:
+def draft_open_tickets(
+    workspace: Workspace, threads: list[Thread],
+    progress: Callable[[str, int, int], None] | None = None,
+) -> tuple[list[Draft], int]:
     """A draft for each open ticket: its latest existing draft, or a new one; and how many new."""
     wanted = {t.id for t in open_tickets(threads)}
     needing = {t.id for t in workspace.store.threads_needing_answer() if t.id in wanted}
@@ -83,6 +85,8 @@ def draft_open_tickets(workspace: Workspace, threads: list[Thread]) -> tuple[lis
     drafts, created = [], 0
     for thread in open_tickets(threads):
         if thread.id in needing:
+            if progress:
+                progress("Drafting open tickets", created, len(needing))
             drafts.append(answerer.draft(thread))
             created += 1
         else:
@@ -90,23 +94,10 @@ def draft_open_tickets(workspace: Workspace, threads: list[Thread]) -> tuple[lis
     return drafts, created
 
 
-def build_index(workspace: Workspace, console: Console) -> IndexStats:
-    """Load the model and index the knowledge, with a progress bar that disappears when done."""
-    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-               TimeElapsedColumn())
-    with Progress(*columns, console=console, transient=True) as progress:
-        task = progress.add_task("Loading the embedding model", total=None)
-        workspace.index.embedder  # noqa: B018  (loads the model inside the spinner)
-        progress.update(task, description="Embedding knowledge items")
-
-        def advance(done: int, total: int) -> None:
-            progress.update(task, completed=done, total=total)
-
-        return workspace.index.build(progress=advance)
-
-
-def run_demo(workspace: Workspace, console: Console) -> list[Draft]:
-    """Load the sample, index it, draft every open ticket and show the drafts."""
+def run_demo(workspace: Workspace, console: Console,
+             progress: Callable[[str, int, int], None] | None = None) -> list[Draft]:
+    """Load the sample, index it, draft every open ticket and show the drafts; `progress` is
+    told (stage, done, total) as items are embedded and tickets drafted."""
     console.print(Panel(
         "[b]Tallybook[/] is a made-up invoicing and time-tracking app. Its team has answered "
         "issues on GitLab and written docs; understudy learns from both and drafts answers "
@@ -125,12 +116,14 @@ def run_demo(workspace: Workspace, console: Console) -> list[Draft]:
         f"{len(open_tickets(sample.threads))} open) and {docs.new + docs.updated + docs.unchanged}"
         f" doc passages; {_fresh(sample.new_threads + docs.new + docs.updated)}."
     )
-    stats = build_index(workspace, console)
+    embedding = (lambda done, total: progress("Embedding knowledge", done, total)
+                 ) if progress else None
+    stats = workspace.index.build(progress=embedding)
     console.print(
         f"Knowledge index: {stats.items} items (answered threads and doc passages); "
         f"{stats.embedded} embedded now, {stats.reused} reused from earlier runs."
     )
-    drafts, created = draft_open_tickets(workspace, sample.threads)
+    drafts, created = draft_open_tickets(workspace, sample.threads, progress)
     shown = "drafted now" if created else "drafted on an earlier run"
     if created and created < len(drafts):
         shown = f"{created} drafted now, the rest on an earlier run"
@@ -188,7 +181,7 @@ def summary(drafts: list[Draft], threads: dict[int, Thread]) -> Table:
     table.add_column("ticket", no_wrap=True)
     table.add_column("verdict", no_wrap=True)
     table.add_column("conf.", justify="right")
-    table.add_column("best source", ratio=1, no_wrap=True, overflow="ellipsis")
+    table.add_column("best source", ratio=1, overflow="fold")  # a title: wraps, never cut
     for draft in drafts:
         thread = threads[draft.thread_id]
         verdict = "[yellow]abstained[/]" if draft.abstained else "[green]answer[/]"

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import os
 import threading
-from functools import cache
+from functools import cache, cached_property
 from pathlib import Path
 
 import numpy as np
@@ -26,29 +27,48 @@ def default_model_path() -> Path:
 
 
 class Embedder:
-    """Encodes texts into L2-normalised float32 vectors."""
+    """Encodes texts into L2-normalised float32 vectors; the model loads on the first encode.
+
+    Loading sentence-transformers and the weights takes most of ten seconds on a small machine,
+    so a command with nothing to encode (an index already up to date) never pays for it: the
+    name and the vector size are read from the model folder's files.
+    """
 
     def __init__(self, path: Path | str | None = None, name: str | None = None):
-        os.environ.setdefault("HF_HUB_OFFLINE", "1")
-        from sentence_transformers import SentenceTransformer
-
         self.path = Path(path) if path else default_model_path()
         if not self.path.exists():
             raise ConfigError(f"No embedding model at {self.path}: check the registered model")
         self.name = name or (DEFAULT_MODEL if path is None else self.path.name)
-        from transformers.utils import logging as hf_logging
-
-        hf_logging.disable_progress_bar()
-        self.model = SentenceTransformer(str(self.path), device="cpu")
-        dim = getattr(self.model, "get_embedding_dimension", None)
-        self.dim = int(dim() if dim else self.model.get_sentence_embedding_dimension())
+        self._model = None
         self._lock = threading.Lock()  # torch inference is not re-entrant across threads
+
+    @property
+    def loaded(self) -> bool:
+        return self._model is not None
+
+    @property
+    def model(self):  # -> SentenceTransformer
+        if self._model is None:
+            with self._lock:
+                if self._model is None:
+                    self._model = _load(self.path)
+        return self._model
+
+    @cached_property
+    def dim(self) -> int:
+        dim = _folder_dim(self.path)
+        if dim is not None:
+            return dim
+        model = self.model
+        size = getattr(model, "get_embedding_dimension", None)
+        return int(size() if size else model.get_sentence_embedding_dimension())
 
     def encode(self, texts: list[str], batch_size: int = 64, progress: bool = False) -> np.ndarray:
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
         import torch
 
+        model = self.model
         with self._lock:
             threads = torch.get_num_threads()
             if len(texts) <= FEW_TEXTS:
@@ -57,7 +77,7 @@ class Embedder:
                 # one query took 1.2 s on two threads against 90 ms on one, same vector).
                 torch.set_num_threads(1)
             try:
-                vectors = self.model.encode(
+                vectors = model.encode(
                     texts,
                     batch_size=batch_size,
                     convert_to_numpy=True,
@@ -67,6 +87,29 @@ class Embedder:
             finally:
                 torch.set_num_threads(threads)
         return vectors.astype(np.float32, copy=False)
+
+
+def _load(path: Path):  # -> SentenceTransformer
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    from sentence_transformers import SentenceTransformer
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.disable_progress_bar()
+    return SentenceTransformer(str(path), device="cpu")
+
+
+def _folder_dim(path: Path) -> int | None:
+    """The vector size of a transformer + pooling [+ normalise] model, read from its files;
+    None for any other layout (a dense layer changes the size), which loads the model."""
+    try:
+        modules = json.loads((path / "modules.json").read_text(encoding="utf-8"))
+        kinds = [m["type"].rsplit(".", 1)[-1] for m in modules]
+        if kinds not in (["Transformer", "Pooling"], ["Transformer", "Pooling", "Normalize"]):
+            return None
+        pooling = json.loads((path / modules[1]["path"] / "config.json").read_text("utf-8"))
+        return int(pooling["word_embedding_dimension"])
+    except (OSError, ValueError, KeyError, TypeError, IndexError):
+        return None
 
 
 @cache

@@ -11,7 +11,6 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from functools import cache
 
-import bm25s
 import numpy as np
 
 from .embeddings import Embedder, get_embedder
@@ -163,6 +162,8 @@ class BM25:
             for t in texts
         ]
         self.size = len(corpus)
+        import bm25s  # its scipy import costs half a second to commands that never search
+
         self.model = bm25s.BM25()
         if corpus:
             self.model.index((corpus, vocab), show_progress=False)
@@ -200,7 +201,9 @@ class KnowledgeIndex:
         self.weight = weight
         self.items: list[KnowledgeItem] = []
         self.matrix = np.zeros((0, 0), dtype=np.float32)
-        self.bm25: BM25 | None = None
+        self._bm25: BM25 | None = None
+        self._loaded = False
+        self._bm25_lock = threading.Lock()
         self.extra_patterns: list[str] = []
         self._query_vectors: OrderedDict[str, np.ndarray] = OrderedDict()
         self._query_lock = threading.Lock()  # searches run on many server threads
@@ -213,7 +216,16 @@ class KnowledgeIndex:
 
     @property
     def ready(self) -> bool:
-        return self.bm25 is not None
+        return self._loaded
+
+    @property
+    def bm25(self) -> BM25:
+        """The BM25 model of the items, made on the first search: `understudy index` never
+        searches, and tokenising every item is most of an up-to-date index's run."""
+        with self._bm25_lock:
+            if self._bm25 is None:
+                self._bm25 = BM25(i.search_text for i in self.items)
+            return self._bm25
 
     def collect(self) -> list[KnowledgeItem]:
         """Every knowledge item in the store: answered threads, passages, annotated snippets."""
@@ -278,7 +290,7 @@ class KnowledgeIndex:
         self._created = np.array([i.created_at for i in items], dtype=str)
         self._thread_ids = np.array([i.thread_id or -1 for i in items], dtype=np.int64)
         self._kinds = np.array([i.kind for i in items], dtype=str)
-        self.bm25 = BM25(i.search_text for i in items)
+        self._bm25, self._loaded = None, True
         return IndexStats(len(items), len(todo), len(items) - len(todo), len(removed))
 
     def query_vector(self, query: str) -> np.ndarray:

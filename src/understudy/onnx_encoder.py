@@ -55,14 +55,14 @@ def export(embedder: Embedder, folder: Path | None = None, precision: str = "fp3
     if precision not in PRECISIONS:
         raise ConfigError(f"Unknown query encoder precision '{precision}': use "
                           f"{' or '.join(PRECISIONS)}")
+    stem = f"{embedder.path.name}-{_fingerprint(embedder.path)}"
+    target = folder / f"{stem}-{precision}.onnx"
+    if target.is_file():  # made from this very model folder, so checked when it was made
+        return target
     model = embedder.model
     if not _mean_pooled(model):
         raise ConfigError(f"The embedding model {embedder.name} does not use mean pooling; "
                           "its queries are encoded with PyTorch")
-    stem = f"{embedder.path.name}-{_fingerprint(embedder.path)}"
-    target = folder / f"{stem}-{precision}.onnx"
-    if target.is_file():
-        return target
     folder.mkdir(parents=True, exist_ok=True)
     plain = folder / f"{stem}-fp32.onnx"
     if not plain.is_file():
@@ -126,8 +126,9 @@ class OnnxQueryEncoder:
         self.session = ort.InferenceSession(str(self.path), options,
                                             providers=["CPUExecutionProvider"])
         self.inputs = [i.name for i in self.session.get_inputs()]
-        self.tokenizer = embedder.model.tokenizer
-        self.max_tokens = embedder.model.max_seq_length
+        # The tokenizer is read from the model folder when it can be: with the ONNX file already
+        # made, serving then never loads PyTorch (most of the server's start-up otherwise).
+        self.tokenizer = _folder_tokenizer(embedder.path) or _ModelTokenizer(embedder.model)
         self._tokenizer_lock = threading.Lock()  # a fast tokenizer's padding state is shared
 
     def encode(self, texts: list[str]) -> np.ndarray:
@@ -135,11 +136,59 @@ class OnnxQueryEncoder:
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
         with self._tokenizer_lock:
-            tokens = self.tokenizer(texts, padding=True, truncation=True,
-                                    max_length=self.max_tokens, return_tensors="np")
-        feeds = {n: np.asarray(tokens[n], dtype=np.int64) for n in self.inputs}
+            tokens = self.tokenizer(texts)
+        feeds = {n: tokens[n] for n in self.inputs}
         hidden = self.session.run(None, feeds)[0]
         mask = feeds["attention_mask"][..., None].astype(np.float32)
         pooled = (hidden * mask).sum(axis=1) / np.clip(mask.sum(axis=1), 1e-9, None)
         norms = np.linalg.norm(pooled, axis=1, keepdims=True)
         return (pooled / np.clip(norms, 1e-12, None)).astype(np.float32)
+
+
+class _ModelTokenizer:
+    """The loaded sentence-transformers model's tokenizer, giving int64 arrays by input name."""
+
+    def __init__(self, model):  # noqa: ANN001  (a SentenceTransformer)
+        self.inner, self.max_tokens = model.tokenizer, model.max_seq_length
+
+    def __call__(self, texts: list[str]) -> dict[str, np.ndarray]:
+        tokens = self.inner(texts, padding=True, truncation=True, max_length=self.max_tokens,
+                            return_tensors="np")
+        return {name: np.asarray(tokens[name], dtype=np.int64) for name in tokens}
+
+
+class _FileTokenizer:
+    """The model folder's tokenizer.json under `tokenizers`, set up as sentence-transformers
+    sets it: truncated at the model's max_seq_length, padded to the longest text."""
+
+    def __init__(self, tokenizer, max_tokens: int, pad_token: str):  # noqa: ANN001
+        self.inner = tokenizer
+        self.inner.enable_truncation(max_length=max_tokens)
+        self.inner.enable_padding(pad_id=tokenizer.token_to_id(pad_token), pad_token=pad_token)
+
+    def __call__(self, texts: list[str]) -> dict[str, np.ndarray]:
+        encodings = self.inner.encode_batch(texts)
+        return {
+            "input_ids": np.array([e.ids for e in encodings], dtype=np.int64),
+            "attention_mask": np.array([e.attention_mask for e in encodings], dtype=np.int64),
+            "token_type_ids": np.array([e.type_ids for e in encodings], dtype=np.int64),
+        }
+
+
+def _folder_tokenizer(folder: Path) -> _FileTokenizer | None:
+    """The tokenizer of a model folder with tokenizer.json and a max_seq_length; else None."""
+    try:
+        import json
+
+        from tokenizers import Tokenizer
+
+        config = json.loads((folder / "sentence_bert_config.json").read_text(encoding="utf-8"))
+        special = json.loads((folder / "tokenizer_config.json").read_text(encoding="utf-8"))
+        limit = min(int(config["max_seq_length"]), int(special.get("model_max_length", 1 << 20)))
+        pad = special.get("pad_token") or "[PAD]"
+        tokenizer = Tokenizer.from_file(str(folder / "tokenizer.json"))
+        if tokenizer.token_to_id(pad) is None:
+            return None
+        return _FileTokenizer(tokenizer, limit, pad)
+    except Exception:  # tokenizers raises a bare Exception for a file it cannot read
+        return None

@@ -13,6 +13,7 @@ from typer.core import TyperGroup
 from ..errors import UnderstudyError
 from ..text.masking import redact_message
 from ..workspace import Workspace
+from .helptext import tidy
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
@@ -21,7 +22,12 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 class _Group(TyperGroup):
     """Turns every UnderstudyError into one line on stderr and its exit code, credentials in
-    URLs and secrets redacted (again: an error may have been given its text after it was made)."""
+    URLs and secrets redacted (again: an error may have been given its text after it was made);
+    labels every option's value in the README's words."""
+
+    def __init__(self, *args, **kwargs):  # noqa: ANN002,ANN003  (click's own signature)
+        super().__init__(*args, **kwargs)
+        tidy(self)
 
     def invoke(self, ctx: typer.Context):
         try:

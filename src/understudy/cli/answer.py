@@ -6,6 +6,7 @@ import sys
 from pathlib import Path
 
 import typer
+from rich.markup import escape
 
 from ..errors import InputError, UsageError
 from ..records import DRAFT_STATUSES, Thread
@@ -13,7 +14,9 @@ from ..send import send_draft
 from ..sources import resolve_ticket
 from ..workspace import Workspace
 from . import app, workspace
-from .render import build_index, console, print_json, render_draft
+from .progress import progress
+from .render import build_index, console, print_json, render_draft, ticket_ref
+from .tables import label, number, print_table, value
 
 FILE_NOTE = "A ticket from a file can be answered and saved but not sent."
 SEND_WAIT = 15.0  # seconds `send` waits for another sender of the same draft to finish
@@ -76,17 +79,25 @@ def answer(
     if open_tickets:
         seen = {t.id for t in threads}
         threads += [t for t in ws.store.threads_needing_answer() if t.id not in seen]
+    if not threads:  # nothing to draft: no backend, index or model to load
+        if json_out:
+            print_json([])
+        else:
+            console.print("No open tickets need an answer.")
+        return
     answerer = ws.answerer(backend)
     if model:
         answerer.use_model(model)
-    build_index(ws, quiet=json_out)
-    drafts = [answerer.draft(thread) for thread in threads]
+    build_index(ws)
+    drafts = []
+    with progress() as bars:
+        for thread in threads:
+            bars("Drafting", len(drafts), len(threads))
+            drafts.append(answerer.draft(thread))
     if json_out:
         calibration = answerer.judge.describe()  # which confidence map and threshold decided
         print_json([{**d.to_dict(), "calibration": calibration} for d in drafts])
         return
-    if not drafts:
-        console.print("No open tickets need an answer.")
     for draft, thread in zip(drafts, threads, strict=True):
         render_draft(console, draft)
         if thread.source == "file":
@@ -108,10 +119,12 @@ def drafts(
         return
     if not found:
         console.print("No drafts yet: run 'understudy answer URL|FILE' or 'understudy review'.")
-    for draft in found:
-        flag = "abstained" if draft.abstained else f"{draft.confidence:.2f}"
-        console.print(f"{draft.id:>5}  {draft.status:<9} {flag:<9} {draft.thread_title}  "
-                      f"[blue]{draft.thread_url}[/]")
+        return
+    rows = [[str(d.id), d.status, "abstained" if d.abstained else f"{d.confidence:.2f}",
+             escape(ticket_ref(d.thread_url)), escape(d.thread_title)] for d in found]
+    columns = [number("draft"), value("status"), number("confidence"), value("ticket"),
+               label("title")]
+    print_table(console, columns, rows)
 
 
 @app.command()

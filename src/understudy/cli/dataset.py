@@ -7,9 +7,10 @@ from pathlib import Path
 
 import typer
 from rich.console import Console
-from rich.table import Table
 
 from . import app, workspace
+from .progress import progress
+from .tables import number, print_table, value
 
 dataset_app = typer.Typer(help="Training data: build examples, check them, export them.",
                           no_args_is_help=True)
@@ -20,14 +21,15 @@ app.add_typer(dataset_app, name="dataset")
 def build_command(
     ctx: typer.Context,
     kind: list[str] | None = typer.Option(
-        None, "--kind", help="Example kinds: replies, edits, synthetic, code "
+        None, "--kind", help="Example kind: reply, edit, synthetic or code "
         "(repeatable; default all)."),
     team: list[str] | None = typer.Option(
         None, "--team", help="An author who counts as the team (repeatable; default: the "
         "synced team flags, or the \"team\" setting)."),
     since: str | None = typer.Option(None, "--since", help="Only replies from this date on."),
     until: str | None = typer.Option(None, "--until", help="Only replies before this date."),
-    min_chars: int = typer.Option(40, "--min-chars", help="Shortest reply kept, in characters."),
+    min_chars: int | None = typer.Option(
+        None, "--min-chars", min=0, help="Shortest reply kept, in characters (default 20)."),
     project: list[str] | None = typer.Option(
         None, "--project", help="Only threads of this project (repeatable)."),
     sources: bool = typer.Option(
@@ -46,21 +48,20 @@ def build_command(
     options = BuildOptions(
         kinds=kind or list(BUILDERS), team=team or settings.get("team") or None,
         since=option_date(since, "--since"), until=option_date(until, "--until"),
-        min_chars=min_chars, projects=project or None, sources=sources,
+        min_chars=BuildOptions.min_chars if min_chars is None else min_chars,
+        projects=project or None, sources=sources,
         budget=int(settings.get("prompt_budget") or DEFAULT_BUDGET),
         model=settings.get("model") or BuildOptions().model, valid_share=valid_share,
     )
-    report = build(ws, options)
+    with progress("Building examples") as bars:
+        report = build(ws, options, progress=bars.counter("Building examples"))
     if as_json:
         typer.echo(json.dumps(report.to_json(), indent=2))
         return
-    table = Table(title=f"{report.total} training examples")
-    for column in ("kind", "split", "examples"):
-        table.add_column(column, justify="right" if column == "examples" else "left")
-    for (name, split), count in sorted(report.counts.items()):
-        table.add_row(name, split, str(count))
     console = Console()
-    console.print(table)
+    rows = [[name, split, str(count)] for (name, split), count in sorted(report.counts.items())]
+    print_table(console, [value("kind"), value("split"), number("examples")], rows,
+                f"{report.total} training examples")
     if report.skipped:
         left = ", ".join(f"{n} {why}" for why, n in sorted(report.skipped.items()))
         console.print(f"Left out: {left}.")

@@ -8,10 +8,10 @@ from pathlib import Path
 import typer
 from rich.console import Console
 
-from ..demo import demo_home, run_demo
 from ..errors import UsageError
 from ..workspace import Workspace
 from . import app, workspace
+from .progress import progress
 from .render import console, print_json
 
 
@@ -24,6 +24,8 @@ def demo(
     ),
 ) -> None:
     """Draft answers for a sample product's open tickets, offline (workspace: <home>/demo)."""
+    from ..demo import demo_home, run_demo  # the sample's index and parsers, loaded when used
+
     root = ctx.find_root()
     for folder in (home, root.obj):
         if isinstance(folder, Path) and folder.exists() and not folder.is_dir():
@@ -34,7 +36,8 @@ def demo(
         root.obj = Workspace(demo_home())
     ws = workspace(ctx)
     out = Console(stderr=True, quiet=True) if json_out else console
-    drafts = run_demo(ws, out)
+    with progress("Loading the sample") as bars:
+        drafts = run_demo(ws, out, bars)
     if json_out:
         print_json([d.to_dict() for d in drafts])
         return

@@ -3,39 +3,18 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-from rich.table import Table
+from rich.markup import escape
 
-from . import app, workspace
+from . import app, tables, workspace
+from .progress import progress as show_progress
 
 eval_app = typer.Typer(help="Measure answer quality on public data and tune the retriever.",
                        no_args_is_help=True)
 app.add_typer(eval_app, name="eval")
-
-
-@contextmanager
-def _progress(show: bool) -> Iterator:
-    """A progress callback drawing one rich bar on stderr (None when not shown)."""
-    if not show:
-        yield None
-        return
-    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-               TimeElapsedColumn())
-    with Progress(*columns, console=Console(stderr=True), transient=True) as bar:
-        tasks: dict[str, int] = {}
-
-        def update(what: str, done: int, total: int) -> None:
-            if what not in tasks:
-                tasks[what] = bar.add_task(what, total=total)
-            bar.update(tasks[what], completed=done, total=total)
-
-        yield update
 
 
 @eval_app.command("bench")
@@ -65,7 +44,7 @@ def bench(
     plain = [s for s in system or [] if not s.startswith("model:") and s != "ranker"]
     ranked = "ranker" in (system or []) or (train is not None and not system)
     names = check_systems(benchmark, plain) if plain or not system else []
-    with _progress(Console(stderr=True).is_terminal) as progress:
+    with show_progress("Loading the embedding model") as progress:
         results = run_bench(benchmark, names, progress=progress) if names else {}
         if ranked:
             from ..evaluate.answer_ranker import run_ranker
@@ -85,16 +64,14 @@ def _print_table(benchmark, results) -> None:  # noqa: ANN001  (types from a laz
 
     metrics = list(next(iter(results.values())).metrics)
     title = f"{benchmark.dataset}" + (f" subtask {benchmark.subtask}" if benchmark.subtask else "")
-    table = Table(title=f"{title}: {len(benchmark.queries)} queries (percent)")
-    table.add_column("system", no_wrap=True)
-    for name in metrics:
-        table.add_column(name, justify="right")
-    for name, result in results.items():
-        table.add_row(name, *(f"{result.metrics[m]:.2f}" for m in metrics))
+    rows = [[escape(name), *(f"{result.metrics[m]:.2f}" for m in metrics)]
+            for name, result in results.items()]
     for label, metric, value in PUBLISHED.get((benchmark.dataset, benchmark.subtask), []):
         cells = [f"{value:.2f}" if m == metric else "" for m in metrics]
-        table.add_row(f"[dim]published: {label}[/dim]", *cells)
-    Console().print(table)
+        rows.append([f"[dim]published: {escape(label)}[/dim]", *cells])
+    columns = [tables.label("system"), *(tables.number(m) for m in metrics)]
+    tables.print_table(Console(), columns, rows,
+                       f"{title}: {len(benchmark.queries)} queries (percent)")
 
 
 @eval_app.command("tune")
@@ -108,19 +85,16 @@ def tune(
     """Choose the fusion weight and confidence calibration on train data; check them on dev."""
     from ..evaluate.calibrate import tune as run_tune
 
-    with _progress(Console(stderr=True).is_terminal) as progress:
+    with show_progress("Loading the embedding model") as progress:
         report = run_tune(path, threshold=threshold, progress=progress)
     if as_json:
         typer.echo(json.dumps(report.to_json(), indent=2))
         return
-    table = Table(title="Default system MAP by BM25 share (SemEval-2016 subtask B)")
-    for column in ("BM25 share", "train-part2", "dev"):
-        table.add_column(column, justify="right")
-    for weight, train_map in report.train_map.items():
-        mark = " *" if weight == report.weight else ""
-        table.add_row(f"{weight:.2f}{mark}", f"{train_map:.2f}", f"{report.dev_map[weight]:.2f}")
+    rows = [[f"{weight:.2f}{' *' if weight == report.weight else ''}", f"{train_map:.2f}",
+             f"{report.dev_map[weight]:.2f}"] for weight, train_map in report.train_map.items()]
     console = Console()
-    console.print(table)
+    tables.print_table(console, [tables.number(c) for c in ("BM25 share", "train-part2", "dev")],
+                       rows, "Default system MAP by BM25 share (SemEval-2016 subtask B)")
     cal, dev = report.calibration, report.dev
     console.print(
         f"Chosen on train: BM25_WEIGHT = {report.weight}; "

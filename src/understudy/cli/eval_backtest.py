@@ -9,11 +9,13 @@ from typing import Any
 
 import typer
 from rich.console import Console
-from rich.table import Table
+from rich.markup import escape
 
 from ..errors import UsageError
 from . import workspace
-from .eval import _progress, eval_app
+from .eval import eval_app
+from .progress import progress as show_progress
+from .tables import label, number, print_table
 
 _LIMIT = typer.Option(50, "--limit", "-n", help="How many of the last answered threads.")
 _PROJECT = typer.Option(None, "--project", help="Only threads of this project (repeatable).")
@@ -44,7 +46,7 @@ def _run(ctx: typer.Context, limit: int, project: list[str] | None, since: str |
         raise UsageError("--target is a quality between 0 and 1, e.g. --target 0.6")
     since, until = option_date(since, "--since"), option_date(until, "--until")
     ws = workspace(ctx)
-    with _progress(Console(stderr=True).is_terminal) as progress:
+    with show_progress("Loading the index and the embedding model") as progress:
         runner = Backtest(ws, backend, model, docs, progress)
         cases = runner.run(Selection(limit, project or [], since, until), judge)
     summary = summarize(cases, metric, judge, target, runner.threshold)
@@ -123,18 +125,17 @@ def calibrate(
 
 def _print_summary(info: dict, summary: dict) -> None:
     console = Console()
-    table = Table(title=f"Backtest: {info['data']} ({info['backend']})")
-    table.add_column("measure")
-    table.add_column("value", justify="right")
-    table.add_row("semantic similarity (mean)", f"{summary['similarity']:.3f}")
-    table.add_row("ROUGE-L F1 (mean)", f"{summary['rouge_l']:.3f}")
+    rows = [["semantic similarity (mean)", f"{summary['similarity']:.3f}"],
+            ["ROUGE-L F1 (mean)", f"{summary['rouge_l']:.3f}"]]
     hit = summary["source_hit"]
-    table.add_row(f"sources hold a linked thread ({summary['source_known']} known)",
-                  "-" if hit is None else f"{100 * hit:.0f}%")
-    table.add_row(f"abstained at {summary['threshold']:.2f}", f"{100 * summary['abstained']:.0f}%")
+    rows.append([f"sources hold a linked thread ({summary['source_known']} known)",
+                 "-" if hit is None else f"{100 * hit:.0f}%"])
+    rows.append([f"abstained at {summary['threshold']:.2f}", f"{100 * summary['abstained']:.0f}%"])
     if "judge" in summary:
-        table.add_row(f"judge {summary['judge']['model']}", f"{summary['judge']['mean']:.3f}")
-    console.print(table)
+        rows.append([f"judge {escape(summary['judge']['model'])}",
+                     f"{summary['judge']['mean']:.3f}"])
+    print_table(console, [label("measure"), number("value")], rows,
+                f"Backtest: {escape(info['data'])} ({info['backend']})")
     if "target" in summary:
         t = summary["target"]
         console.print(

@@ -15,7 +15,7 @@ def index_command(
     json_out: bool = typer.Option(False, "--json", help="Print the counts as JSON."),
 ) -> None:
     """Embed new and changed knowledge items; unchanged ones are never embedded twice."""
-    stats = build_index(workspace(ctx), rebuild=rebuild, quiet=json_out)
+    stats = build_index(workspace(ctx), rebuild=rebuild)
     if json_out:
         print_json(stats.__dict__)
     else:

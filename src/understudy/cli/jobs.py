@@ -7,14 +7,20 @@ import sys
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from ..errors import UnderstudyError, UsageError
 from . import app, workspace
+from .progress import progress
 
 jobs_app = typer.Typer(help="Language-model batch jobs: synthetic Q&A from docs, notes on code.",
                        no_args_is_help=True)
 app.add_typer(jobs_app, name="jobs")
+
+MAX_FAILED_SHARE = 0.2  # a run with more items failed than this share exits non-zero
+_MAX_FAILED = typer.Option(
+    MAX_FAILED_SHARE, "--max-failed", min=0.0, max=1.0, metavar="SHARE",
+    help="Exit with an error when more than this share of items got no result because the "
+    "model's replies were not the JSON asked for.")
 
 
 def interactive() -> bool:
@@ -42,8 +48,17 @@ def _confirm(yes: bool) -> bool:
     return typer.confirm("Run it?", default=False)
 
 
-def run_job(ctx: typer.Context, job, yes: bool, as_json: bool) -> None:
-    """Show the estimate, confirm, run with a progress bar, and report."""
+def _not_parsed(report) -> str:  # noqa: ANN001  (a JobReport)
+    if not report.not_parsed:
+        return ""
+    return (f"; {report.not_parsed} replies were not the JSON asked for: "
+            f"{report.parsed_on_retry} were when asked again, {report.failed} items failed")
+
+
+def run_job(ctx: typer.Context, job, yes: bool, as_json: bool,
+            max_failed: float = MAX_FAILED_SHARE) -> None:
+    """Show the estimate, confirm, run with a progress bar, and report; fail when more than
+    `max_failed` of the items got no result."""
     console = Console(stderr=as_json)
     estimate = job.estimate()
     if estimate.items:
@@ -56,11 +71,10 @@ def run_job(ctx: typer.Context, job, yes: bool, as_json: bool) -> None:
         console.print("Nothing was run.")
         raise typer.Exit(1)
     else:
-        columns = [TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                   TextColumn("${task.fields[spent]:.4f} spent"), TimeElapsedColumn()]
-        with Progress(*columns, console=console, transient=as_json) as bar:
-            task = bar.add_task(job.name, total=estimate.items, spent=0.0)
-            report = job.run(lambda r: bar.update(task, completed=r.finished, spent=r.cost))
+        with progress() as bars:
+            bars(job.name, 0, estimate.items, note="$0.0000 spent")
+            report = job.run(lambda r: bars(job.name, r.worked, estimate.items,
+                                            note=f"${r.cost:.4f} spent"))
     if as_json:
         typer.echo(json.dumps({"estimate": estimate.to_json(), "report": report.to_json()},
                               indent=2))
@@ -70,8 +84,13 @@ def run_job(ctx: typer.Context, job, yes: bool, as_json: bool) -> None:
             f"{report.finished} of {report.items} items finished"
             f"{f' ({outcomes})' if outcomes else ''}; {report.calls} calls, {report.cached} "
             f"from the cache; {report.prompt_tokens:,} prompt and "
-            f"{report.completion_tokens:,} completion tokens; ${report.cost:.4f} spent.",
-            highlight=False, soft_wrap=True)
+            f"{report.completion_tokens:,} completion tokens; ${report.cost:.4f} spent"
+            f"{_not_parsed(report)}.", highlight=False, soft_wrap=True)
+    if report.failed and report.failed_share() > max_failed:
+        raise UnderstudyError(
+            f"{job.name} failed on {report.failed} of {report.worked} items (more than "
+            f"{max_failed:.0%}): the model's replies were not the JSON asked for, even when asked "
+            "again; try another --model or adjust the prompt in the workspace's prompts/ folder")
     if report.stopped:
         raise UnderstudyError(
             f"{job.name} stopped after {report.finished} of {report.items} items "
@@ -87,12 +106,13 @@ def synth_qa_command(
     limit: int | None = typer.Option(None, "--limit", min=1,
                                      help="Work on at most this many passages this run."),
     yes: bool = typer.Option(False, "--yes", help="Run without asking to confirm the cost."),
+    max_failed: float = _MAX_FAILED,
     as_json: bool = typer.Option(False, "--json", help="Print the estimate and report as JSON."),
 ) -> None:
     """Write questions each doc passage answers and answer them from it (examples: synthetic)."""
     from ..jobs import SynthQA
 
-    run_job(ctx, SynthQA(workspace(ctx), model, questions, limit), yes, as_json)
+    run_job(ctx, SynthQA(workspace(ctx), model, questions, limit), yes, as_json, max_failed)
 
 
 @jobs_app.command("annotate-code")
@@ -102,9 +122,11 @@ def annotate_code_command(
     limit: int | None = typer.Option(None, "--limit", min=1,
                                      help="Work on at most this many snippets this run."),
     yes: bool = typer.Option(False, "--yes", help="Run without asking to confirm the cost."),
+    max_failed: float = _MAX_FAILED,
     as_json: bool = typer.Option(False, "--json", help="Print the estimate and report as JSON."),
 ) -> None:
-    """Write a note on each code snippet: what it does, how it is used, what to watch for."""
+    """Write a note on each code snippet (what it does, how it is used, what to watch for) and
+    the uses it serves: a support question, a documentation topic, a coding task."""
     from ..jobs import AnnotateCode
 
-    run_job(ctx, AnnotateCode(workspace(ctx), model, limit), yes, as_json)
+    run_job(ctx, AnnotateCode(workspace(ctx), model, limit), yes, as_json, max_failed)

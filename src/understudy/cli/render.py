@@ -1,17 +1,18 @@
-"""Shared terminal output: drafts, JSON, and the index progress bar."""
+"""Shared terminal output: drafts, JSON, and bringing the index up to date."""
 
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 from rich.console import Console
 from rich.markdown import Markdown
 from rich.panel import Panel
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from ..records import Draft
 from ..workspace import Workspace
+from .progress import progress
 
 console = Console()
 err_console = Console(stderr=True)
@@ -20,6 +21,17 @@ err_console = Console(stderr=True)
 def print_json(data: Any) -> None:
     """JSON on stdout, nothing else mixed in."""
     print(json.dumps(data, indent=2, ensure_ascii=False, default=str))
+
+
+_ISSUE_URL = re.compile(r"^https?://[^/]+/(?P<path>.+?)(?:/-)?/(?:issues|pull)/(?P<number>\d+)/?$")
+
+
+def ticket_ref(url: str) -> str:
+    """A tracker issue's short name (group/project#12), else the link itself ('-' if none)."""
+    found = _ISSUE_URL.match(url or "")
+    if found:
+        return f"{found['path']}#{found['number']}"
+    return url or "-"
 
 
 def render_draft(out: Console, draft: Draft) -> None:
@@ -36,16 +48,7 @@ def render_draft(out: Console, draft: Draft) -> None:
                   f"[blue]{source.url}[/]")
 
 
-def build_index(workspace: Workspace, rebuild: bool = False, quiet: bool = False):
-    """Load the model and bring the index up to date, with a progress bar on stderr."""
-    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-               TimeElapsedColumn())
-    with Progress(*columns, console=err_console, transient=True, disable=quiet) as progress:
-        task = progress.add_task("Loading the embedding model", total=None)
-        workspace.index.embedder  # noqa: B018  (loads the model once, inside the spinner)
-        progress.update(task, description="Indexing knowledge")
-
-        def advance(done: int, total: int) -> None:
-            progress.update(task, completed=done, total=total)
-
-        return workspace.index.build(rebuild=rebuild, progress=advance)
+def build_index(workspace: Workspace, rebuild: bool = False):
+    """Bring the index up to date, with a bar on stderr while items are embedded."""
+    with progress() as bars:
+        return workspace.index.build(rebuild=rebuild, progress=bars.counter("Embedding knowledge"))

@@ -3,11 +3,7 @@
 from __future__ import annotations
 
 import typer
-from prompt_toolkit import PromptSession
-from prompt_toolkit.completion import WordCompleter
-from prompt_toolkit.history import FileHistory
 
-from ..review import ReviewSession, command_words
 from . import app, workspace
 
 HISTORY_FILE = "review_history"
@@ -24,6 +20,13 @@ def review(
 
     Your place is kept in the workspace: run it again to resume on the same ticket.
     """
+    # Imported here: the terminal toolkit is only worth loading for the one command that uses it.
+    from prompt_toolkit import PromptSession
+    from prompt_toolkit.completion import WordCompleter
+    from prompt_toolkit.history import FileHistory
+
+    from ..review import ReviewSession, command_words
+
     ws = workspace(ctx)
     session: PromptSession = PromptSession(
         history=FileHistory(str(ws.home / HISTORY_FILE)), completer=WordCompleter(command_words())

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import typer
+from rich.markup import escape
 
 from ..errors import NotFoundError, UsageError
 from . import app, workspace
 from .render import console, print_json
+from .tables import label, number, print_table, value
 
 serve_app = typer.Typer(
     help="Serve the API, web page, Slack app and GitLab webhook; manage API tokens.",
@@ -109,11 +111,12 @@ def token_list(
         return
     if not tokens:
         console.print("No API tokens: create one with 'understudy serve token create NAME'.")
-    for t in tokens:
-        state = f"revoked {t['revoked_at']}" if t["revoked_at"] else "live"
-        used = t["last_used_at"] or "never used"
-        console.print(f"{t['id']:>4}  {t['name']:<20} {t['scope']:<6} {t['prefix']}…  {state}"
-                      f"  {used}", highlight=False)
+        return
+    rows = [[str(t["id"]), escape(t["name"]), t["scope"], f"{escape(t['prefix'])}…",
+             f"revoked {t['revoked_at']}" if t["revoked_at"] else "live",
+             t["last_used_at"] or "never"] for t in tokens]
+    print_table(console, [number("id"), label("name"), value("scope"), value("starts with"),
+                          value("state"), value("last used")], rows)
 
 
 @token_app.command("revoke")

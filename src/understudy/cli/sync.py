@@ -5,12 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 import typer
-from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
 from ..records import Thread
 from ..sources import SyncReport, sync
 from . import app, workspace
-from .render import console, err_console, print_json
+from .progress import progress
+from .render import console, print_json
 
 sync_app = typer.Typer(
     help="Bring threads and passages from a source into the workspace (incremental).",
@@ -22,17 +22,14 @@ app.add_typer(sync_app, name="sync")
 def run_sync(ctx: typer.Context, name: str, json_out: bool, **options: Any) -> SyncReport:
     """Run one source with a spinner on stderr, then print the report (or its JSON)."""
     ws = workspace(ctx)
-    columns = (SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn())
-    with Progress(*columns, console=err_console, transient=True,
-                  disable=json_out or not err_console.is_terminal) as progress:
-        task = progress.add_task(f"Syncing {name}", total=None)
+    with progress(f"Syncing {name}") as bars:
         seen = 0
 
         def advance(record: Any) -> None:
             nonlocal seen
             seen += 1
             label = record.external_id if isinstance(record, Thread) else record.path
-            progress.update(task, description=f"Syncing {name}: {seen} records, last {label}")
+            bars(f"Syncing {name}", seen, None, note=f"last {label}")
 
         report = sync(ws, name, progress=advance, **options)
     if json_out:

@@ -3,21 +3,30 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 
 import typer
 from rich.console import Console
-from rich.table import Table
+from rich.markup import escape
 
 from ..errors import UsageError
 from . import app, workspace
+from .progress import Bars, progress
+from .tables import label, print_table, value
 
 train_app = typer.Typer(help="Train a model on the examples: fine-tune, LoRA, or tune retrieval.",
                         invoke_without_command=True)
 app.add_typer(train_app, name="train")
 
 
-def _say(text: str) -> None:
-    Console(stderr=True).print(text, highlight=False)
+def _stages(bars: Bars) -> Callable[[str], None]:
+    """What a trainer says: a line on stderr, and the stage its spinner shows until the next."""
+
+    def say(text: str) -> None:
+        bars.say(text)
+        bars.stage(text)
+
+    return say
 
 
 def _options(**values):  # noqa: ANN202  (TrainOptions, imported late)
@@ -62,11 +71,12 @@ def train(
         raise UsageError("Say what to train: --backend openai, local, ranker or retrieval")
     from ..train import trainer_for
 
-    trainer = trainer_for(workspace(ctx), backend, _say)
-    done = trainer.train(_options(model=model, epochs=epochs, promote=promote, suffix=suffix,
-                                  wait=wait, max_steps=max_steps, batch_size=batch_size,
-                                  budget_minutes=budget_minutes, save_every=save_every,
-                                  eval_limit=eval_limit))
+    with progress(f"Training ({backend})") as bars:
+        trainer = trainer_for(workspace(ctx), backend, _stages(bars))
+        done = trainer.train(_options(model=model, epochs=epochs, promote=promote,
+                                      suffix=suffix, wait=wait, max_steps=max_steps,
+                                      batch_size=batch_size, budget_minutes=budget_minutes,
+                                      save_every=save_every, eval_limit=eval_limit))
     _print_models([done], as_json)
 
 
@@ -80,8 +90,10 @@ def status(
     """Resume watching running fine-tuning jobs until they end, and register their models."""
     from ..train import trainer_for
 
-    trainer = trainer_for(workspace(ctx), "openai", _say)
-    _print_models(trainer.resume(_options(poll=poll, promote=promote)), as_json)
+    with progress("Watching fine-tuning jobs") as bars:
+        trainer = trainer_for(workspace(ctx), "openai", _stages(bars))
+        found = trainer.resume(_options(poll=poll, promote=promote))
+    _print_models(found, as_json)
 
 
 @app.command("models")
@@ -114,10 +126,9 @@ def _print_models(found: list, as_json: bool) -> None:
     if not found:
         typer.echo("No models yet: train one with 'understudy train --backend retrieval'")
         return
-    table = Table(title="Registered models")
-    for column in ("name", "backend", "base", "model", "status", "default", "held-out"):
-        table.add_column(column)
-    for m in found:
-        table.add_row(m.name, m.backend, m.base_model, m.remote_id or m.path or "", m.status,
-                      "yes" if m.is_default else "", _figures(m.metrics))
-    Console().print(table)
+    columns = [value("name"), value("backend"), value("model"), value("status"),
+               value("default"), label("base"), label("held-out")]
+    rows = [[escape(m.name), m.backend, escape(m.remote_id or m.path or ""), m.status,
+             "yes" if m.is_default else "", escape(m.base_model or ""), escape(_figures(m.metrics))]
+            for m in found]
+    print_table(Console(), columns, rows, "Registered models")

@@ -23,14 +23,17 @@ from .split import VALID_SHARE, assign_splits
 
 # A reply posted by `understudy send` carries this marker; the edits builder covers it.
 SENT_MARKER = re.compile(r"\s*<!-- understudy-draft:\d+:\d+ -->\s*")
-MIN_CHARS = 40
+# Shorter replies are left out. Procedural one-liners ("thanks, closing") are caught by the
+# procedural filter, so this only has to drop the empty-ish: a real answer can be short
+# ("Set http.timeout to 120 and retry." is 35 characters).
+MIN_CHARS = 20
 
 
 @dataclass
 class BuildOptions:
     """Which replies become examples, and how their prompts are built."""
 
-    kinds: list[str] = field(default_factory=lambda: ["replies", "edits"])
+    kinds: list[str] = field(default_factory=lambda: ["reply", "edit"])
     team: list[str] | None = None  # authors who count as the team; None: the synced flags
     since: str | None = None  # ISO date or time; replies before it are left out
     until: str | None = None  # replies at or after it are left out
@@ -182,11 +185,23 @@ def edit_examples(
 
 # Builder name (for --kind) -> the example kind it makes and the function making them.
 BUILDERS: dict[str, tuple[str, Builder]] = {
-    "replies": ("reply", reply_examples),
-    "edits": ("edit", edit_examples),
+    "reply": ("reply", reply_examples),
+    "edit": ("edit", edit_examples),
     "synthetic": ("synthetic", synthetic_examples),  # from `understudy jobs synth-qa`
     "code": ("code", code_examples),  # from `understudy jobs annotate-code`
 }
+
+
+# Plurals said before the kinds were named as the examples are; still understood.
+ALIASES = {"replies": "reply", "edits": "edit"}
+
+
+def builder_name(kind: str) -> str:
+    """The builder for an example kind given to --kind (an old plural works too)."""
+    name = ALIASES.get(kind, kind)
+    if name not in BUILDERS:
+        raise UsageError(f"Unknown example kind '{kind}': use one of {', '.join(BUILDERS)}")
+    return name
 
 
 def build(
@@ -194,10 +209,7 @@ def build(
 ) -> BuildReport:
     """Rebuild the examples of the chosen kinds and split all examples by thread."""
     options = options or BuildOptions()
-    unknown = [k for k in options.kinds if k not in BUILDERS]
-    if unknown:
-        raise UsageError(f"Unknown example kind '{unknown[0]}': use one of "
-                         f"{', '.join(BUILDERS)}")
+    options.kinds = [builder_name(k) for k in options.kinds]
     report = BuildReport()
     made: list[Example] = []
     for name in dict.fromkeys(options.kinds):

@@ -171,7 +171,7 @@ def few_examples(records: Records, model: str) -> Problem | None:
         return None
     return Problem("few_examples", f"Only {len(records)} examples; fine-tuning needs at least "
                    f"{MIN_EXAMPLES}, and a few hundred do better",
-                   "sync more threads, add review edits (--kind edits), or lower --min-chars")
+                   "sync more threads, add review edits (--kind edit), or lower --min-chars")
 
 
 def duplicates(records: Records, model: str) -> Problem | None:

@@ -314,6 +314,8 @@ class Backtest:
         if not threads:
             raise UsageError("No answered threads match: sync some, or widen --project/--since")
         cases = []
+        if self.progress:
+            self.progress("backtest", 0, len(threads))
         for done, thread in enumerate(threads, start=1):
             cases.append(self.case(thread))
             if self.progress:

@@ -1,8 +1,10 @@
-"""Notes on code: what each snippet does, how it is used, what to watch for, from a model."""
+"""Notes on code from a model: what each snippet does, how it is used, what to watch for, and
+the uses it can serve (a support question, a documentation topic, a coding task), each of
+which becomes a training example."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from ..records import Snippet
 from .base import Ask, Job, JobReport, Planned, load_prompt, parse_json, usage
@@ -11,17 +13,46 @@ if TYPE_CHECKING:
     from ..llm import Client
     from ..workspace import Workspace
 
-NOTE_TOKENS = 160  # assumed length of one note
+NOTE_TOKENS = 600  # assumed length of one note and its three uses
+USES = ("question", "documentation", "code creation")
+USES_PREFIX = "jobs:annotate-code:uses:"
+NOTE_FORM = ('{"note": "the note", "uses": [{"use": "question", "ask": "...", "answer": "..."}, '
+             '{"use": "documentation", "ask": "...", "answer": "..."}, '
+             '{"use": "code creation", "ask": "...", "answer": "..."}]}')
 MAX_CODE_CHARS = 12_000  # a longer unit is cut: the note is about what it does, not every line
 
 
-def parse_note(text: str) -> str:
-    """The note in a reply: {"note": ...}, else the reply itself when it is not JSON."""
+def uses_key(snippet: Snippet) -> str:
+    """Where a snippet's uses are stored."""
+    return f"{USES_PREFIX}{snippet.id}"
+
+
+def parse_note(text: str) -> dict[str, Any] | None:
+    """{"note": str, "uses": [{"use", "ask", "answer"}]} from a reply, keeping the uses that
+    are whole and of a known kind; None when the reply is not that JSON."""
     value = parse_json(text)
-    if isinstance(value, dict):
-        note = value.get("note")
-        return note.strip() if isinstance(note, str) else ""
-    return "" if value is not None else text.strip()
+    if not isinstance(value, dict) or not isinstance(value.get("note"), str):
+        return None
+    uses = []
+    for use in value.get("uses") or []:
+        if not isinstance(use, dict):
+            continue
+        kind, ask, answer = (use.get(k) for k in ("use", "ask", "answer"))
+        if kind == "code":
+            kind = "code creation"
+        if kind in USES and isinstance(ask, str) and ask.strip() and isinstance(answer, str) \
+                and answer.strip():
+            uses.append({"use": kind, "ask": ask.strip(), "answer": answer.strip()})
+    return {"note": value["note"].strip(), "uses": uses}
+
+
+def snippet_uses(workspace: Workspace, snippet: Snippet) -> list[dict[str, str]]:
+    """The stored uses of a snippet, when they were written for its current code and note."""
+    found = workspace.store.get_state(uses_key(snippet))
+    if not found or found.get("hash") != snippet.content_hash() or \
+            found.get("model") != snippet.note_model:
+        return []
+    return found.get("uses", [])
 
 
 class AnnotateCode(Job):
@@ -55,10 +86,15 @@ class AnnotateCode(Job):
         return [Planned(self.messages(snippet), NOTE_TOKENS)]
 
     def process(self, snippet: Snippet, ask: Ask, report: JobReport) -> None:
-        done = ask(self.messages(snippet))
-        note = parse_note(done.text)
-        report.counts["notes" if note else "empty notes"] += 1
-        self.store.set_snippet_note(snippet.id, note, self.model, usage([done]))
+        value, made = self.ask_json(ask, self.messages(snippet), parse_note, NOTE_FORM, report)
+        if value is None:  # no note rather than a wrong one: tried again on the next run
+            report.failed += 1
+            return
+        report.counts["notes" if value["note"] else "empty notes"] += 1
+        report.counts["uses"] += len(value["uses"])
+        self.store.set_state(uses_key(snippet), {"hash": snippet.content_hash(),
+                                                 "model": self.model, "uses": value["uses"]})
+        self.store.set_snippet_note(snippet.id, value["note"], self.model, usage(made))
 
     def finish(self, report: JobReport) -> None:
         if report.finished:

@@ -24,6 +24,11 @@ _FIELD = re.compile(r"\{([a-z_]+)\}")
 _FENCE = re.compile(r"^\s*```[a-zA-Z]*\s*\n?|\n?\s*```\s*$")
 
 Ask = Callable[[list[dict[str, str]]], Completion]
+Parse = Callable[[str], Any]  # a reply's text -> its value, or None when it is not the form asked
+
+# Sent once after a reply that is not the JSON asked for, with the form the prompt asked for.
+STRICTER = ("Your reply was not the JSON asked for, so it could not be read. Reply again with "
+            "JSON only, in exactly this form, with nothing before or after it:\n{form}")
 
 
 @dataclass(frozen=True)
@@ -129,6 +134,17 @@ class JobReport:
     cost: float = 0.0
     counts: Counter = field(default_factory=Counter)  # job-specific outcomes
     stopped: str | None = None  # why the run stopped early
+    not_parsed: int = 0  # replies that were not the JSON asked for
+    parsed_on_retry: int = 0  # of those, how many the stricter second request fixed
+    failed: int = 0  # items left without a result: their reply did not parse even then
+
+    @property
+    def worked(self) -> int:
+        """Items this run worked through, finished or failed."""
+        return self.finished + self.failed
+
+    def failed_share(self) -> float:
+        return self.failed / self.worked if self.worked else 0.0
 
     def to_json(self) -> dict[str, Any]:
         return {**{k: v for k, v in self.__dict__.items() if k != "counts"},
@@ -221,8 +237,10 @@ class Job(ABC):
         ask = self._asker(report, progress)
         try:
             for item in todo:
+                failed = report.failed
                 self.process(item, ask, report)
-                report.finished += 1
+                if report.failed == failed:
+                    report.finished += 1
                 if progress:
                     progress(report)
         except UnderstudyError as exc:
@@ -232,6 +250,24 @@ class Job(ABC):
         finally:
             self.finish(report)
         return report
+
+    def ask_json(self, ask: Ask, messages: list[dict[str, str]], parse: Parse, form: str,
+                 report: JobReport) -> tuple[Any, list[Completion]]:
+        """Ask, and parse the reply; a reply that is not the JSON asked for is counted and asked
+        once more with a stricter instruction. Returns the value (None when even the second
+        reply did not parse) and the completions made."""
+        made = [ask(messages)]
+        value = parse(made[0].text)
+        if value is not None:
+            return value, made
+        report.not_parsed += 1
+        retry = [*messages, {"role": "assistant", "content": made[0].text},
+                 {"role": "user", "content": STRICTER.format(form=form)}]
+        made.append(ask(retry))
+        value = parse(made[1].text)
+        if value is not None:
+            report.parsed_on_retry += 1
+        return value, made
 
     def _asker(self, report: JobReport, progress: Progress | None) -> Ask:
         client = self.client

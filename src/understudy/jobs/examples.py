@@ -10,6 +10,7 @@ from ..index import KnowledgeItem, snippet_item
 from ..prompts import build_messages, rules_for
 from ..records import Example, Message, Passage, Thread
 from ..text import mask_secrets
+from .annotate_code import snippet_uses
 from .synth_qa import passage_result
 
 if TYPE_CHECKING:
@@ -62,21 +63,27 @@ def synthetic_examples(
 def code_examples(
     workspace: Workspace, options: BuildOptions, report: BuildReport
 ) -> Iterator[Example]:
-    """One example per annotated snippet: a question about it, its code as the source, the note."""
+    """One example per use the model named for an annotated snippet (a support question, a
+    documentation topic, a coding task), its code as the source; a note without uses gives one
+    example, a question about the snippet answered by the note."""
     for snippet in workspace.store.snippets(with_note=True):
         if not snippet.note.strip():
             report.skipped["snippet without a note"] += 1
             continue
         item = replace(snippet_item(snippet), answer=snippet.code)  # the code, not the note
         question = CODE_QUESTION.format(name=snippet.qualified_name, path=snippet.path)
-        yield Example(
-            kind="code", messages=_messages(_ticket(f"snippet-{snippet.id}", question), item,
-                                            options, snippet.note),
-            completion=mask_secrets(snippet.note.strip()),
-            source={"snippet": snippet.id, "path": snippet.path,
-                    "name": snippet.qualified_name, "model": snippet.note_model,
-                    "group": f"file:{snippet.source}:{snippet.path}"},
-        )
+        uses = snippet_uses(workspace, snippet) or [
+            {"use": "note", "ask": question, "answer": snippet.note.strip()}]
+        for number, use in enumerate(uses):
+            yield Example(
+                kind="code",
+                messages=_messages(_ticket(f"snippet-{snippet.id}-{number}", use["ask"]), item,
+                                   options, use["answer"]),
+                completion=mask_secrets(use["answer"]),
+                source={"snippet": snippet.id, "path": snippet.path,
+                        "name": snippet.qualified_name, "model": snippet.note_model,
+                        "use": use["use"], "group": f"file:{snippet.source}:{snippet.path}"},
+            )
 
 
 def rebuild(workspace: Workspace, builder: str) -> None:

@@ -31,31 +31,41 @@ def normalise(question: str) -> str:
     return " ".join(_NOT_WORD.sub(" ", question.lower()).split())
 
 
-def parse_questions(text: str) -> list[str]:
+QUESTIONS_FORM = '{"questions": ["first question", "second question"]}'
+ANSWER_FORM = '{"answer": "the answer"} or {"unanswerable": true}'
+UNANSWERABLE = ""  # what parse_answer gives when the model said the passage does not answer
+
+
+def parse_questions(text: str) -> list[str] | None:
     """Questions from a reply: {"questions": [...]}, a list of strings or of {"question": ...},
-    or failing JSON, the lines that end with a question mark."""
+    or failing JSON, the lines that end with a question mark; None when it holds none of these."""
     value = parse_json(text)
     if isinstance(value, dict):
-        value = value.get("questions", [value] if "question" in value else [])
+        if "questions" not in value and "question" not in value:
+            return None
+        value = value.get("questions", [value])
     if isinstance(value, list):
         found = [v.get("question") if isinstance(v, dict) else v for v in value]
         return [q.strip() for q in found if isinstance(q, str) and q.strip()]
     lines = (re.sub(r"^\s*(?:[-*]|\d+[.)])\s*", "", line).strip() for line in text.splitlines())
-    return [line for line in lines if line.endswith("?")]
+    return [line for line in lines if line.endswith("?")] or None
 
 
 def parse_answer(text: str) -> str | None:
-    """The answer in a reply, or None when the model said the passage does not answer it."""
+    """The answer in a reply; UNANSWERABLE ("") when the model said the passage does not answer
+    it; None when the reply is not the JSON asked for."""
     value = parse_json(text)
     if isinstance(value, list):
         value = value[0] if value and isinstance(value[0], dict) else None
-    if isinstance(value, dict):
-        if value.get("unanswerable") in (True, "true", "yes"):
-            return None
-        answer = value.get("answer")
-        text = answer if isinstance(answer, str) else ""
-    answer = text.strip()
-    return None if not answer or _DONT_KNOW.match(answer) else answer
+    if not isinstance(value, dict):
+        return None
+    if value.get("unanswerable") in (True, "true", "yes"):
+        return UNANSWERABLE
+    answer = value.get("answer")
+    if not isinstance(answer, str):
+        return None
+    answer = answer.strip()
+    return UNANSWERABLE if not answer or _DONT_KNOW.match(answer) else answer
 
 
 def passage_result(workspace: Workspace, passage: Passage) -> dict[str, Any] | None:
@@ -119,26 +129,35 @@ class SynthQA(Job):
         stale = passage_result(self.workspace, passage)  # of another model: its questions go
         for pair in (stale or {}).get("pairs", []):
             seen.discard(normalise(pair["question"]))
-        made = [ask(self.question_messages(passage))]
-        questions = parse_questions(made[0].text)[: self.questions]
+        questions, made = self.ask_json(ask, self.question_messages(passage), parse_questions,
+                                        QUESTIONS_FORM, report)
+        if questions is None:  # nothing stored: the passage is tried again on the next run
+            report.failed += 1
+            return
+        questions = questions[: self.questions]
         if not questions:
             report.counts["passages without questions"] += 1
-        pairs, dropped = [], {"duplicate": 0, "unanswerable": 0}
+        pairs, dropped = [], {"duplicate": 0, "unanswerable": 0, "answer not parsed": 0}
         for question in questions:
             key = normalise(question)
             if not key or key in seen:
                 dropped["duplicate"] += 1
                 continue
-            made.append(ask(self.answer_messages(passage, question)))
-            answer = parse_answer(made[-1].text)
+            answer, calls = self.ask_json(ask, self.answer_messages(passage, question),
+                                          parse_answer, ANSWER_FORM, report)
+            made += calls
             if answer is None:
+                dropped["answer not parsed"] += 1
+                continue
+            if answer == UNANSWERABLE:
                 dropped["unanswerable"] += 1
                 continue
             seen.add(key)
             pairs.append({"question": question, "answer": answer})
         report.counts["kept"] += len(pairs)
         for reason, count in dropped.items():
-            report.counts[reason] += count
+            if count:
+                report.counts[reason] += count
         self.store.set_state(state_key(passage), {
             "hash": passage.content_hash(), "model": self.model, "questions": self.questions,
             "pairs": pairs, "dropped": dropped, "usage": usage(made),
