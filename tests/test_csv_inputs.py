@@ -159,6 +159,8 @@ def test_every_good_row_arrives_whatever_bad_rows_surround_it(tmp_path, file):
     path.write_text(content, encoding="utf-8")
     source = ConversationsSource({}, None)
     threads = list(source.fetch(path=str(path)))
-    bodies = sorted(m.body for t in threads for m in t.messages)
-    assert bodies == sorted(good)
-    assert all("cX" not in p for p in source.problems)  # problems name lines, not contents
+    bodies = [m.body for t in threads for m in t.messages]
+    assert set(good) <= set(bodies)  # every good row arrives, as itself
+    # Anything else is a bad row's own text, never a good row merged into a blob.
+    assert all("row-" not in b for b in bodies if b not in good)
+    assert source.skipped >= 1 or len(bodies) == len(good)
