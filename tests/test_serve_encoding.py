@@ -11,6 +11,7 @@ from test_serve_api import KNOWLEDGE, make_client, seed
 from understudy.errors import ConfigError
 from understudy.onnx_encoder import OnnxQueryEncoder, export
 from understudy.serve.encoding import ServingEmbedder, serving_embedder
+from understudy.text.outgoing import safe_outgoing
 
 TEXTS = [f"{title}\n{question}" for title, question, _ in KNOWLEDGE] + [
     "CSV export",
@@ -102,7 +103,8 @@ def test_the_server_answers_with_the_configured_encoder(workspace):
         response = client.post("/v1/answers", headers=headers,
                                json={"title": title, "body": question})
         assert response.status_code == 200, response.text
-        assert response.json()["text"].startswith(answer)
+        # Drafts leave masked: the sample answer names an email address.
+        assert response.json()["text"].startswith(safe_outgoing(answer))
 
 
 def test_an_unknown_encoder_setting_is_one_clear_error(workspace):

@@ -33,7 +33,7 @@ _WHERE = {
     "InputError": "errors", "SourceError": "errors", "SendError": "errors",
     "NotFoundError": "errors",
     # what a plugin subclasses: one class per kind, registered by entry point
-    "Source": "sources.base", "Backend": "backends.base", "Reply": "backends.base",
+    "Source": "sources.base", "Backend": "backends.base", "Composition": "backends.base",
     "Destination": "destinations.base", "Posted": "destinations.base",
     "Trainer": "train.base", "TrainOptions": "train.base",
 }
@@ -43,12 +43,12 @@ __all__ = [
     "Thread", "Message", "Passage", "Snippet", "Example", "Draft", "SourceRef", "Model",
     "UnderstudyError", "UsageError", "ConfigError", "InputError", "SourceError", "SendError",
     "NotFoundError",
-    "Source", "Backend", "Reply", "Destination", "Posted", "Trainer", "TrainOptions",
+    "Source", "Backend", "Composition", "Destination", "Posted", "Trainer", "TrainOptions",
 ]
 
 if TYPE_CHECKING:
     from .answer import Answerer
-    from .backends.base import Backend, Reply
+    from .backends.base import Backend, Composition
     from .config import Settings
     from .destinations.base import Destination, Posted
     from .errors import (
