@@ -9,6 +9,7 @@ from typer.testing import CliRunner
 
 from understudy.cli import app
 from understudy.datasets import BuildOptions, build, check_file
+from understudy.records import Message
 from understudy.store.training import examples
 
 
@@ -18,6 +19,8 @@ def _filled(workspace):
                             ("bob", "Still broken on 2.3.1 with Excel.", False),
                             ("maria", "Open it with Data > From Text and pick UTF-8.", True)])
     labelled.labels = ["bug", "export"]
+    labelled.messages.insert(1, Message("bot-1", "triage-bot", "Thanks! Labelled ~needs-triage.",
+                                        labelled.created_at, kind="reply", is_bot=True))
     plain = make_thread(2, "SSO login fails", "Okta says invalid state after the redirect.",
                         [("maria", "Set SSO_STATE_TTL=600 and clear your cookies, please.", True)])
     for thread in (labelled, plain):
@@ -39,6 +42,7 @@ def test_conversation_export_writes_the_customer_agent_layout(workspace, tmp_pat
     counts = json.loads(result.stdout)
     rows = _lines(out / "train.jsonl") + _lines(out / "valid.jsonl")
     assert counts["train"] + counts["valid"] == len(rows) == 3  # one per team turn
+    assert not any("triage" in r["prompt"] for r in rows)  # a bot is neither side
     by_prompt = {r["prompt"]: r["completion"] for r in rows}
     second = next(p for p in by_prompt if "Still broken" in p)
     assert second == (

