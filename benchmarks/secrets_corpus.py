@@ -14,7 +14,8 @@ and the local OpenAI-compatible test server (tests/openai_server.py):
   c. the `calls` table (request, response, error);
   d. error messages of `add`, `answer`, `sync docs` and `sync gitlab` given URLs, GITLAB_URL
      and OPENAI_BASE_URL carrying a secret, and of a server that refuses the key;
-  e. retrieval drafts (`answer --json`, the default backend) of every ticket.
+  e. retrieval drafts (`answer --json`, the default backend) of every ticket, as the
+     answerer returns them and after `safe_outgoing`.
 
 Each channel reports how many planted secrets appear in it verbatim (target 0) and how many
 masks ("[REDACTED:") it carries, which shows the channel saw the planted text at all. A control
@@ -201,6 +202,12 @@ def run(seed: int, control: int) -> list[dict]:
 
         text = json.dumps([d.get("text", "") for d in drafts], ensure_ascii=False)
         rows.append(report("e. retrieval drafts", text, planted, f"{len(drafts)} drafts"))
+        from understudy.text.outgoing import safe_outgoing
+
+        outgoing = json.dumps([safe_outgoing(d.get("text", "")) for d in drafts],
+                              ensure_ascii=False)
+        rows.append(report("e. the same drafts through safe_outgoing", outgoing, planted,
+                           "what leaves the machine once drafts pass it"))
 
         if control:
             from understudy.workspace import Workspace

@@ -136,12 +136,13 @@ def safe_outgoing(text: str, allowed_quick_actions: Iterable[str] = ()) -> str:
     """`text` masked (secrets, personal data) and made inert, ready to leave the machine.
 
     Making text inert can join characters into a new secret's shape (`u:p@![` becomes
-    `u:p@[`, a password in a URL), so both run again until nothing changes (twice, as a rule).
+    `u:p@[`, a password in a URL), so when it changed anything both run again.
     """
     allowed = tuple(allowed_quick_actions)
     for _ in range(4):
-        done = make_inert(mask_secrets(text), allowed)
-        if done == text:
-            break
+        masked = mask_secrets(text)
+        done = make_inert(masked, allowed)
+        if done == masked:  # masking is idempotent, so nothing new can appear
+            return done
         text = done
     return text
