@@ -1,8 +1,13 @@
 """Wall time of the commands a new user runs first, for two checkouts in one run.
 
 Usage:
-    git worktree add --detach /tmp/firsthour-base main
+    git worktree add --detach /tmp/firsthour-base BASE_COMMIT
+    touch /tmp/firsthour-base/src/understudy/__init__.py   # if missing: see below
     python3 benchmarks/first_hour.py --base /tmp/firsthour-base/src [--repeat 3]
+
+With the package installed in editable mode from another checkout, an `understudy` without
+an `__init__.py` on PYTHONPATH is only a namespace portion and the installed one is imported
+instead; the script checks which code each side runs and stops if it is not the one given.
 
 Each command runs in a fresh process against one demo workspace (built once, by this
 checkout), alternating base and this checkout so that a busy machine slows both alike; the
@@ -133,6 +138,13 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3)
     args = parser.parse_args()
     checkouts = {"base": args.base.resolve(), "this": ROOT / "src"}
+    for name, src in checkouts.items():
+        where = "import understudy.cli as c; print(c.__file__)"
+        found = subprocess.run([sys.executable, "-c", where], capture_output=True, text=True,
+                               env=environment(src, ROOT), check=True).stdout.strip()
+        if not Path(found).is_relative_to(src):
+            sys.exit(f"{name} runs {found}, not the code under {src}: add an empty "
+                     f"{src}/understudy/__init__.py")
     with tempfile.TemporaryDirectory() as tmp:
         home = Path(tmp) / "demo"
         understudy(checkouts["this"], home, ["demo", "--home", str(home)])

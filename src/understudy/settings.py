@@ -46,11 +46,11 @@ SETTINGS: tuple[Setting, ...] = (
             "the backend that drafts when a command names none: `retrieval`, `openai`, "
             "`local` or a plugin's", GENERAL),
     Setting("allowed_quick_actions", "list of strings", [],
-            "tracker quick actions (such as `/label`) a sent draft may keep; every other one "
-            "is turned into plain text", GENERAL),
+            "tracker quick actions a sent draft may keep, named without the slash (e.g. "
+            "`label`); every other one is turned into plain text", GENERAL),
     Setting("mask_for_local_models", "boolean", True,
-            "mask secrets and personal data in prompts for models on this machine too, not "
-            "only for third-party APIs", GENERAL),
+            "mask secrets and personal data in requests to a model on this machine too, not "
+            "only to third-party APIs; `false` sends them as they are", GENERAL),
     Setting("model", "string", None,
             "the openai backend's model; a promoted fine-tuned model is written here",
             ANSWERING, "`gpt-4o-mini`"),
