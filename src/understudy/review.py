@@ -231,10 +231,15 @@ class ReviewSession:
         if not draft.sources:
             self.console.print("The draft has no sources.", markup=False)
             return
-        table = Table("kind", "title", "url", "score")
-        for ref in draft.sources:
-            table.add_row(ref.kind, Text(ref.title), Text(ref.url), f"{ref.score:.3f}")
-        self.console.print(table)
+        from rich.markup import escape
+
+        from .cli.tables import label, number, print_table, value
+
+        # Links are what a reviewer opens: they are never cut, titles wrap or become notes.
+        rows = [[ref.kind, escape(ref.title), escape(ref.url or ""), f"{ref.score:.3f}"]
+                for ref in draft.sources]
+        print_table(self.console, [value("kind"), label("title"), value("url"),
+                                   number("score")], rows)
 
     def edit(self) -> Draft:
         """Open the draft in the editor; a changed, non-empty text becomes its final text."""

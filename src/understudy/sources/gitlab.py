@@ -211,7 +211,9 @@ def _http_error(
         return error(f"{missing}: {_NOT_FOUND_HINTS.get(what.split()[0], _NOT_FOUND_HINTS[''])}")
     if code == 429:
         return error(f"GitLab at {instance.url} kept rate-limiting {what} (429): wait, then retry")
-    detail = exc.error_message or type(exc).__name__
+    detail = str(exc.error_message or type(exc).__name__)
+    # python-gitlab's message often starts with the status already ("502: Bad Gateway").
+    detail = detail.removeprefix(str(code)).lstrip(" :") or type(exc).__name__
     return error(f"GitLab at {instance.url} failed on {what} ({code} {detail}): retry later")
 
 
