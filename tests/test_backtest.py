@@ -230,3 +230,19 @@ def test_a_thread_answered_only_by_a_posted_draft_is_not_backtested():
                                         "-->", True)])
     posted.id = 1
     assert select_threads([posted], Selection(limit=5)) == []
+
+
+def test_the_time_bounded_retriever_hands_the_ranker_only_the_past(workspace):
+    threads = _seed(workspace.store)
+    early = threads["acme/app#1"]
+    early.messages.append(Message("102", "understudy-bot", "Posted.\n<!-- understudy-draft:1:1 "
+                                  "-->", "2024-01-02T10:00:00Z", is_team=True))
+    workspace.store.upsert_thread(early)
+    bt = Backtest(workspace)
+    cutoff = threads["acme/app#3"].created_at
+    view = bt.index.at(cutoff, bt.index.items_at(cutoff, set()))
+    seen = view.threads([early.id, threads["acme/app#4"].id])
+    # The printer answer came after the cutoff and the posted draft is understudy's own: the
+    # ranker would read the question alone; thread 4 was opened later and is not there.
+    assert list(seen) == [early.id]
+    assert [m.kind for m in seen[early.id].messages] == ["question"]

@@ -118,6 +118,8 @@ def test_a_plugin_backend_gets_ranking_masking_and_abstention(workspace, echo):
     ("@sam_k Update to iOS 17.2 and restart -JD", "Update to iOS 17.2 and restart"),
     ("Hi @sam_k, send a DM to @AcmeHelp or mail help@acme.example.",
      "Hi, send a DM to @AcmeHelp or mail help@acme.example."),
+    ("@bob Decorate it:\n```python\n@app.route(\"/\")\n```\nand keep `@cache` &amp; x^2.",
+     "Decorate it:\n```python\n@app.route(\"/\")\n```\nand keep `@cache` & x^2."),
 ])
 def test_a_past_reply_is_cleaned_for_a_new_reader(raw, clean):
     assert clean_for_reader(raw, own="AcmeHelp") == clean

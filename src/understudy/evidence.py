@@ -83,7 +83,8 @@ _ADDRESSEES = re.compile(r"^(?:\s*@[A-Za-z0-9_]{1,40}\b[,:;]?)+\s*")
 _HANDLE = re.compile(r"(?<![\w.@/])@([A-Za-z0-9_]{1,40})\b")
 # Agent initials: "^AY" anywhere (a Twitter support convention), "/CP" or "-JD" at the very
 # end, or just before the links that end a tweet.
-_CARET_SIGN = re.compile(r"\s*\^[A-Z]{1,4}\b")
+_CARET_SIGN = re.compile(r"(?:^|\s+)\^[A-Z]{1,4}\b")
+_CODE = re.compile(r"(```.*?(?:```|$)|~~~.*?(?:~~~|$)|`[^`\n]+`)", re.S)
 _END_SIGN = re.compile(r"\s+[/\-–—~]\s?[A-Z]{2,3}(?=(?:\s+https?://\S+)*\s*$)")
 _SPACE_PUNCT = re.compile(r"[ \t]+([,.;:!?])")
 _SPACES = re.compile(r"[ \t]{2,}")
@@ -92,15 +93,23 @@ _SPACES = re.compile(r"[ \t]{2,}")
 def clean_for_reader(text: str, own: str = "") -> str:
     """A past reply as a new reader should get it: without the handles it was addressed to or
     that name other people, HTML entities decoded, the agent's initials dropped, links kept.
+    Code (fenced blocks, `inline`) is left as written: a decorator is not a handle.
 
     `own` is the reply's author: a mention of their own handle ("DM @AcmeHelp") is kept.
     """
-    text = html.unescape(text or "").strip()
-    text = _ADDRESSEES.sub("", text)
     keep = own.lower().lstrip("@")
-    text = _HANDLE.sub(lambda m: m.group(0) if keep and m.group(1).lower() == keep else "", text)
-    text = _CARET_SIGN.sub("", text)
-    text = _END_SIGN.sub("", text)
-    lines = [_SPACES.sub(" ", _SPACE_PUNCT.sub(r"\1", line)).rstrip() for line in
-             text.splitlines()]
-    return "\n".join(lines).strip()
+    parts = _CODE.split((text or "").strip())
+    # Odd parts are code; the prose between them is cleaned.
+    for n in range(0, len(parts), 2):
+        prose = html.unescape(parts[n])
+        if n == 0:
+            prose = _ADDRESSEES.sub("", prose)
+        prose = _HANDLE.sub(
+            lambda m: m.group(0) if keep and m.group(1).lower() == keep else "", prose)
+        prose = _CARET_SIGN.sub("", prose)
+        if n == len(parts) - 1:
+            prose = _END_SIGN.sub("", prose)
+        lines = [_SPACES.sub(" ", _SPACE_PUNCT.sub(r"\1", line)) for line in prose.split("\n")]
+        # Trailing spaces go, except before the code that continues the last line.
+        parts[n] = "\n".join([line.rstrip() for line in lines[:-1]] + lines[-1:])
+    return "".join(parts).strip()

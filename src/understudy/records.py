@@ -108,7 +108,7 @@ class Snippet:
 class SourceRef:
     """A knowledge item a draft drew on, with its retrieval score."""
 
-    kind: str  # "thread" or "passage"
+    kind: str  # "reply" (one reply of a thread), "passage" or "snippet"
     key: str
     url: str
     title: str

@@ -98,8 +98,8 @@ def tune(
     cal, dev = report.calibration, report.dev
     console.print(
         f"Chosen on train: BM25_WEIGHT = {report.weight}; "
-        f"CALIBRATION = ({cal.a:.2f}, {cal.b:.2f}) from {report.train_pairs} best hits; "
-        f"DEFAULT_THRESHOLD = {cal.threshold}"
+        f"SEMEVAL_DEFAULT map ({cal.a:.2f}, {cal.b:.2f}) from {report.train_pairs} best hits, "
+        f"threshold {cal.threshold} (understudy/judge.py)"
     )
     console.print(
         f"On dev ({dev['pairs']} queries): Brier {dev['brier']:.3f} "
