@@ -166,14 +166,15 @@ def serve_in_thread(bench: Bench) -> tuple[str, str, object]:
     from understudy.workspace import Workspace
 
     _, token = create_token(bench.ws.store, f"bench-{time.time()}")
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
+    # The server gets the socket already bound, so no other process can take the port between
+    # choosing it and listening on it.
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
     app_ws = Workspace(bench.ws.home)
     app_ws.settings.set("rate_limit_per_minute", 10**9)
-    server = uvicorn.Server(uvicorn.Config(create_app(app_ws, slack=False), host="127.0.0.1",
-                                           port=port, log_level="warning"))
-    threading.Thread(target=server.run, daemon=True).start()
+    server = uvicorn.Server(uvicorn.Config(create_app(app_ws, slack=False), log_level="warning"))
+    threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True).start()
     while not server.started:
         time.sleep(0.05)
     return f"http://127.0.0.1:{port}", token, server
