@@ -1,6 +1,7 @@
 """Exactly-once sending: concurrent senders, auto_send against its own notes, kill -9 mid-send.
 
-Usage: python3 benchmarks/sends.py [--trials 20] [--kills 20] [--parts cli,api,auto,kill]
+Usage: python3 benchmarks/sends.py [--trials 20] [--kills 20] [--events 20]
+                                   [--parts cli,api,auto,kill,sync,index] [--index-threads 1500]
                                    [--output docs/benchmarks.md]
 
 Everything runs against the local GitLab API of the tests (tests/gitlab_server.py) on
@@ -11,7 +12,8 @@ Everything runs against the local GitLab API of the tests (tests/gitlab_server.p
 - auto: `auto_send` through the webhook with the token's user as a bot, a non-member and a team
   member, over 20 note events (GitLab tells of every note, understudy's own included);
 - kill: `understudy send` killed with SIGKILL at a random moment (and, as many times again,
-  right as its note lands on the server), then sent again.
+  right as its note lands on the server), then sent again;
+- sync, index: `sync gitlab` and `index` killed with SIGKILL at a random moment, then run again.
 
 For each draft it counts the notes that carry its marker: exactly 1 is right, 0 is a lost
 answer, more is a duplicate.
@@ -65,6 +67,8 @@ class Bench:
         from understudy.workspace import Workspace
 
         self.gitlab = FakeGitLab(username=username, bot=bot).start()
+        # A sender killed mid-request resets its connection; that is the point, not news.
+        self.gitlab._server.handle_error = lambda request, address: None
         self.gitlab.add_project(PROJECT, member=member)
         if bot:
             self.gitlab.add_member(PROJECT, username, 40)
@@ -162,14 +166,15 @@ def serve_in_thread(bench: Bench) -> tuple[str, str, object]:
     from understudy.workspace import Workspace
 
     _, token = create_token(bench.ws.store, f"bench-{time.time()}")
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
+    # The server gets the socket already bound, so no other process can take the port between
+    # choosing it and listening on it.
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
     app_ws = Workspace(bench.ws.home)
     app_ws.settings.set("rate_limit_per_minute", 10**9)
-    server = uvicorn.Server(uvicorn.Config(create_app(app_ws, slack=False), host="127.0.0.1",
-                                           port=port, log_level="warning"))
-    threading.Thread(target=server.run, daemon=True).start()
+    server = uvicorn.Server(uvicorn.Config(create_app(app_ws, slack=False), log_level="warning"))
+    threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True).start()
     while not server.started:
         time.sleep(0.05)
     return f"http://127.0.0.1:{port}", token, server
@@ -279,12 +284,105 @@ def killed_sends(bench: Bench, trials: int, at_landing: bool) -> dict:
             "left": phases, **outcome(counts, statuses)}
 
 
+# -- kill -9 of sync and index --------------------------------------------------------------
+
+
+def killed_syncs(root: Path, trials: int, issues: int = 40) -> dict:
+    """Kill `sync gitlab` at a random moment, change GitLab, sync again: compare with GitLab."""
+    from understudy.store import Store
+
+    bench = Bench(root / "sync-0")
+    gitlab = bench.gitlab
+    for n in range(issues):
+        gitlab.add_issue(PROJECT, f"Problem {n}", f"It breaks in case {n}.")
+        for k in range(3):
+            gitlab.add_note(PROJECT, n + 1, f"Note {k} on {n}",
+                            "support-ana" if k == 1 else "customer")
+    command = [sys.executable, "-m", "understudy", "sync", "gitlab", "--project", PROJECT]
+    t0 = time.perf_counter()
+    subprocess.run(command, env=bench.env, capture_output=True, check=True)
+    duration = time.perf_counter() - t0
+    lost = duplicated = killed_mid = 0
+    for trial in range(trials):
+        env = {**bench.env, "UNDERSTUDY_HOME": str(root / f"sync-{trial + 1}")}
+        proc = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL,
+                                stderr=subprocess.DEVNULL)
+        time.sleep(random.uniform(0, duration))
+        killed_mid += proc.poll() is None
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+        for _ in range(3):  # GitLab moves on while the sync is down
+            gitlab.add_note(PROJECT, random.randint(1, issues), f"Later ({trial})", "customer")
+        subprocess.run(command, env=env, capture_output=True, check=True)
+        store = Store(root / f"sync-{trial + 1}" / "understudy.db")
+        for iid in range(1, issues + 1):
+            thread = store.find_thread("gitlab", f"{PROJECT}#{iid}")
+            expected = 1 + len(gitlab.notes(PROJECT, iid))
+            got = len(thread.messages) if thread else 0
+            lost += max(0, expected - got)
+            duplicated += max(0, got - expected)
+        store.close()
+    bench.close()
+    return {"what": "sync gitlab", "trials": trials, "killed_mid": killed_mid,
+            "items": f"{issues} issues, {issues * 3}+ notes", "lost": lost,
+            "duplicated": duplicated, "window": duration}
+
+
+def killed_indexes(root: Path, trials: int, threads: int) -> dict:
+    """Kill `index` at a random moment, run it again: every item embedded once, none twice."""
+    import json
+
+    import synthetic
+
+    from understudy.store import Store
+    from understudy.workspace import Workspace
+
+    home = root / "index"
+    ws = Workspace(home)
+    for thread in synthetic.threads(threads):
+        ws.store.upsert_thread(thread)
+    ws.close()
+    env = {**os.environ, "UNDERSTUDY_HOME": str(home), "PYTHONPATH": str(ROOT / "src")}
+    command = [sys.executable, "-m", "understudy", "index", "--json"]
+    t0 = time.perf_counter()
+    items = json.loads(subprocess.run(command, env=env, capture_output=True, check=True,
+                                      text=True).stdout)["items"]
+    duration = time.perf_counter() - t0
+    lost = duplicated = repeated = killed_mid = 0
+    for _ in range(trials):
+        store = Store(home / "understudy.db")
+        store.db.execute("DELETE FROM embeddings")
+        store.db.commit()
+        store.close()
+        proc = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL,
+                                stderr=subprocess.DEVNULL)
+        time.sleep(random.uniform(0, duration))
+        killed_mid += proc.poll() is None
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+        store = Store(home / "understudy.db")
+        kept = store.count("embeddings")
+        store.close()
+        stats = json.loads(subprocess.run(command, env=env, capture_output=True, check=True,
+                                          text=True).stdout)
+        store = Store(home / "understudy.db")
+        rows = store.count("embeddings")
+        store.close()
+        lost += max(0, items - rows)
+        duplicated += max(0, rows - items)
+        repeated += max(0, kept + stats["embedded"] - items)  # embedded again though stored
+    return {"what": "index", "trials": trials, "killed_mid": killed_mid,
+            "items": f"{items} knowledge items", "lost": lost, "duplicated": duplicated,
+            "repeated": repeated, "window": duration}
+
+
 # -- report ----------------------------------------------------------------------------------
 
 
 def table(results: dict, args: argparse.Namespace, seconds: float) -> str:
     lines = [START, "## Sending exactly once: concurrent senders, auto_send, kill -9", "",
              f"`python benchmarks/sends.py --trials {args.trials} --kills {args.kills} "
+             f"--events {args.events} --parts {','.join(args.parts)} "
              "--output docs/benchmarks.md` on a 2-core shared CPU, "
              f"{datetime.now(UTC):%Y-%m-%d}, against the local GitLab API of the tests "
              f"(python-gitlab over loopback), {seconds:.0f} s in all. A note counts for a draft "
@@ -318,6 +416,17 @@ def table(results: dict, args: argparse.Namespace, seconds: float) -> str:
             lines.append(f"| {r['when']} | {r['trials']} | {left} | {r['exactly_one']} | "
                          f"{r['lost']} | {r['duplicated']} |")
         lines.append("")
+    if results.get("crash"):
+        lines += ["`sync gitlab` and `index` killed with SIGKILL at a random moment of their run "
+                  "(uniform over one uninterrupted run's time), then run again (GitLab got new "
+                  "notes in between):", "",
+                  "| killed | trials | killed while running | data | lost | duplicated | "
+                  "stored work done again |", "| --- | --- | --- | --- | --- | --- | --- |"]
+        for r in results["crash"]:
+            lines.append(f"| `{r['what']}` (run of {r['window']:.1f} s) | {r['trials']} | "
+                         f"{r['killed_mid']} | {r['items']} | {r['lost']} | {r['duplicated']} |"
+                         f" {r.get('repeated', 'n/a')} |")
+        lines.append("")
     lines.append(END)
     return "\n".join(lines)
 
@@ -329,40 +438,54 @@ def main() -> None:
     parser.add_argument("--trials", type=int, default=20, help="trials per sender count")
     parser.add_argument("--kills", type=int, default=20, help="kill -9 trials per kind")
     parser.add_argument("--events", type=int, default=20, help="note events per auto_send run")
-    parser.add_argument("--parts", default="cli,api,auto,kill", type=lambda s: s.split(","))
+    parser.add_argument("--parts", default="cli,api,auto,kill,sync,index",
+                        type=lambda s: s.split(","))
+    parser.add_argument("--index-threads", type=int, default=1500,
+                        help="synthetic threads for the index runs (items embedded 1024 a time)")
     parser.add_argument("--output", help="markdown file to write the results section into")
     args = parser.parse_args()
     random.seed(14)
     t0 = time.perf_counter()
-    results: dict[str, list] = {"senders": [], "auto": [], "kill": []}
+    results: dict[str, list] = {"senders": [], "auto": [], "kill": [], "crash": []}
+
+    def report(found: dict) -> None:
+        """Print a part's result and write what is done so far (a long run can be stopped)."""
+        print(found, flush=True)
+        if args.output:
+            path = Path(args.output)
+            write_section(path if path.is_absolute() else ROOT / path,
+                          table(results, args, time.perf_counter() - t0), START, END)
+
     with tempfile.TemporaryDirectory() as tmp:
         if {"cli", "api", "kill"} & set(args.parts):
             bench = Bench(Path(tmp) / "sends")
             if "cli" in args.parts:
                 for senders in (2, 3, 8):
                     results["senders"].append(cli_senders(bench, senders, args.trials))
-                    print(results["senders"][-1], flush=True)
+                    report(results["senders"][-1])
             if "api" in args.parts:
                 url, token, server = serve_in_thread(bench)
                 for senders in (2, 3, 8):
                     results["senders"].append(api_senders(bench, senders, args.trials, url,
                                                           token))
-                    print(results["senders"][-1], flush=True)
+                    report(results["senders"][-1])
                 server.should_exit = True
             if "kill" in args.parts:
                 for at_landing in (False, True):
                     results["kill"].append(killed_sends(bench, args.kills, at_landing))
-                    print(results["kill"][-1], flush=True)
+                    report(results["kill"][-1])
             bench.close()
         if "auto" in args.parts:
             for kind in ("bot", "non-member", "member"):
                 results["auto"].append(auto_send(Path(tmp) / f"auto-{kind}", kind, args.events))
-                print(results["auto"][-1], flush=True)
-    section = table(results, args, time.perf_counter() - t0)
-    print(section)
-    if args.output:
-        path = Path(args.output)
-        write_section(path if path.is_absolute() else ROOT / path, section, START, END)
+                report(results["auto"][-1])
+        if "sync" in args.parts:
+            results["crash"].append(killed_syncs(Path(tmp), args.kills))
+            report(results["crash"][-1])
+        if "index" in args.parts:
+            results["crash"].append(killed_indexes(Path(tmp), args.kills, args.index_threads))
+            report(results["crash"][-1])
+    print(table(results, args, time.perf_counter() - t0))
 
 
 if __name__ == "__main__":
