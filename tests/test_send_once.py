@@ -286,3 +286,23 @@ def test_slack_replies_go_through_the_same_claimed_send(ws):
         assert len(fake.calls_to("chat.postMessage")) == 1
         assert {d.sent_id for d in results} == {posted.id}
         assert fake.calls_to("conversations.replies")
+
+
+def test_a_ticket_with_nowhere_to_post_says_so_in_words(workspace):
+    from understudy.errors import SendError
+    from understudy.records import Draft, Message, Thread
+    from understudy.send import send_draft
+
+    store = workspace.store
+    thread = Thread(source="api", external_id="t-1", url="", title="Q", state="opened",
+                    messages=[Message("m-1", "c", "How?", "2026-12-01T10:00:00Z", kind="question")])
+    store.upsert_thread(thread)
+    thread = store.find_thread("api", "t-1")
+    draft = Draft(thread_id=thread.id, text="Do this.", backend="retrieval", model="",
+                  confidence=0.9)
+    store.save_draft(draft)
+    with pytest.raises(SendError) as failed:
+        send_draft(workspace, draft.id)
+    message = str(failed.value)
+    assert "comes from the api source, which has nowhere to post" in message
+    assert "a api" not in message

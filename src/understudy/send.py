@@ -68,7 +68,8 @@ def destination_for(workspace: Workspace, thread: Thread) -> Destination:
     """The registered destination of the thread's source."""
     if thread.source not in registry("destinations"):
         raise SendError(
-            f"Ticket {thread.id} comes from a {thread.source}, which has nowhere to post: save "
+            f"Ticket {thread.id} comes from the {thread.source} source, which has nowhere to "
+            "post: save "
             "its draft ('understudy review' then 'save FILE') and post it by hand"
         )
     return load("destinations", thread.source)(workspace.settings)
