@@ -82,3 +82,12 @@ def test_hostile_megabyte_is_made_inert_in_bounded_time(unit):
     # 0.1 to 1 s (250,000 code fences cost the most); the bound only catches a pattern that
     # rescans, which would take minutes on a megabyte
     assert time.perf_counter() - started < 10
+
+
+def test_the_teams_published_addresses_stay_and_every_other_one_is_masked():
+    text = ("Reset emails come from noreply@acme.test; write to help@support.acme.test or to "
+            "jane.doe@gmail.com if it still fails.")
+    kept = safe_outgoing(text, public_contacts=["noreply@acme.test", "@support.acme.test"])
+    assert "noreply@acme.test" in kept and "help@support.acme.test" in kept
+    assert "jane.doe@gmail.com" not in kept and "[REDACTED:email]" in kept
+    assert "noreply@acme.test" not in safe_outgoing(text)  # nothing is public by default

@@ -306,3 +306,12 @@ def test_a_ticket_with_nowhere_to_post_says_so_in_words(workspace):
     message = str(failed.value)
     assert "comes from the api source, which has nowhere to post" in message
     assert "a api" not in message
+
+
+def test_a_posted_answer_keeps_the_teams_public_address_and_masks_others(gitlab_server, ws,
+                                                                         ticket):
+    ws.settings.set("public_contacts", ["@acme.test"])
+    draft = _draft(ws, ticket, "Mail noreply@acme.test, not bob@example.org, for a new link.")
+    send_draft(ws, draft.id)
+    [note] = gitlab_server.notes("acme/app", 1)
+    assert "noreply@acme.test" in note["body"] and "bob@example.org" not in note["body"]

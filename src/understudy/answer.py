@@ -96,6 +96,9 @@ class Answerer:
         for answering and for training alike."""
         return _masked(self.evidence(thread, before)[:TOP_K])
 
+    def _public_contacts(self) -> list[str]:
+        return list(self.workspace.settings.get("public_contacts") or [])
+
     def draft(self, thread: Thread, before: str | None = None, save: bool = True,
               retriever: Retriever | None = None) -> Draft:
         """Draft an answer for `thread`; `before` limits knowledge to what existed earlier."""
@@ -108,7 +111,7 @@ class Answerer:
             composed = self.backend.compose(thread, _masked(ranked[:TOP_K]))
         draft = Draft(
             thread_id=thread.id or 0,
-            text=safe_outgoing(composed.text),
+            text=safe_outgoing(composed.text, public_contacts=self._public_contacts()),
             backend=self.backend.name,
             model=composed.model,
             confidence=round(verdict.confidence, 4),

@@ -116,7 +116,9 @@ def send_draft(
     if claimed.status == "sent":
         return _already_sent(workspace, claimed, text)
     allowed = settings.get("allowed_quick_actions") or ()
-    final = safe_outgoing(claimed.final_text or claimed.text, allowed_quick_actions=allowed)
+    public = settings.get("public_contacts") or ()
+    final = safe_outgoing(claimed.final_text or claimed.text, allowed_quick_actions=allowed,
+                          public_contacts=public)
     tag = marker(claimed)
     body = f"{final.rstrip()}\n\n{tag}\n"
     try:
@@ -169,8 +171,10 @@ def _claim(
 def _already_sent(workspace: Workspace, draft: Draft, text: str | None) -> Draft:
     """A draft another send already posted: fine for the same text, refused for another one."""
     allowed = workspace.settings.get("allowed_quick_actions") or ()
+    public = workspace.settings.get("public_contacts") or ()
     sent = (draft.final_text or "").strip()
-    if text is not None and sent not in (text.strip(), safe_outgoing(text, allowed).strip()):
+    if text is not None and sent not in (text.strip(),
+                                         safe_outgoing(text, allowed, public).strip()):
         raise SendError(
             f"Draft {draft.id} was already sent ({draft.sent_to}) with other text; nothing was "
             "changed: edit the note there if it needs correcting"

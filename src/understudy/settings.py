@@ -53,6 +53,10 @@ SETTINGS: tuple[Setting, ...] = (
             "GitLab quick actions a posted draft may run, without the slash (e.g. "
             "`[\"label\"]`); every other line starting with `/` is posted as inline code",
             GENERAL),
+    Setting("public_contacts", "list of strings", [],
+            "email addresses (or `@domain`s) the team publishes, e.g. `support@acme.test` or "
+            "`@acme.test`: kept in drafts and posted answers, where every other address is "
+            "masked", GENERAL),
     Setting("mask_for_local_models", "boolean", True,
             "`false` sends requests unmasked to a model on this machine (the `local` backend, "
             "or an `OPENAI_BASE_URL` on localhost/127.0.0.1/::1); any other server, `*.local` "

@@ -10,7 +10,7 @@ handful of `in` tests rather than every pattern.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from .pii import aws_secret_ok, card_ok, iban_ok, phone_ok
@@ -310,13 +310,26 @@ def find_secrets(text: str) -> list[tuple[str, tuple[int, int]]]:
     return spans
 
 
-def mask_secrets(text: str) -> str:
-    """Replace tokens, keys, passwords and personal data with "[REDACTED:<kind>]"."""
+def _is_public(address: str, public: frozenset[str]) -> bool:
+    """Whether an email address is one the team publishes: listed whole, or its `@domain`."""
+    address = address.lower()
+    return address in public or "@" + address.rpartition("@")[2] in public
+
+
+def mask_secrets(text: str, public_contacts: Iterable[str] = ()) -> str:
+    """Replace tokens, keys, passwords and personal data with "[REDACTED:<kind>]".
+
+    `public_contacts` lists the email addresses (or `@domain`s) the team publishes, such as
+    support@ or noreply@ senders: a draft may name them, so they are kept.
+    """
     if not text:
         return text
+    public = frozenset(c.strip().lower() for c in public_contacts if c and c.strip())
     parts: list[str] = []
     last = 0
     for kind, (start, end) in find_secrets(text):
+        if kind == "email" and public and _is_public(text[start:end], public):
+            continue
         parts += [text[last:start], f"{_REDACTED}{kind}]"]
         last = end
     return "".join(parts) + text[last:]

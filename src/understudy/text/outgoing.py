@@ -132,15 +132,18 @@ def make_inert(text: str, allowed_quick_actions: Iterable[str] = ()) -> str:
     return "".join(out)
 
 
-def safe_outgoing(text: str, allowed_quick_actions: Iterable[str] = ()) -> str:
+def safe_outgoing(text: str, allowed_quick_actions: Iterable[str] = (),
+                  public_contacts: Iterable[str] = ()) -> str:
     """`text` masked (secrets, personal data) and made inert, ready to leave the machine.
+
+    `public_contacts` are the team's own published email addresses (or `@domain`s), kept.
 
     Making text inert can join characters into a new secret's shape (`u:p@![` becomes
     `u:p@[`, a password in a URL), so when it changed anything both run again.
     """
-    allowed = tuple(allowed_quick_actions)
+    allowed, public = tuple(allowed_quick_actions), tuple(public_contacts)
     for _ in range(4):
-        masked = mask_secrets(text)
+        masked = mask_secrets(text, public)
         done = make_inert(masked, allowed)
         if done == masked:  # masking is idempotent, so nothing new can appear
             return done
