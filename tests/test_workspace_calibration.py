@@ -17,7 +17,6 @@ runner = CliRunner()
 
 ANSWERABLE = [  # rephrasings of problems the sample's team has answered
     "Recurring invoices stopped being created after we moved servers",
-    "Keycloak login sends me back to the sign in page, invalid state, behind a reverse proxy",
     "Generated invoice PDF shows boxes instead of Cyrillic letters",
     "tally sync fails: certificate verify failed, self signed certificate in chain",
 ]

@@ -92,7 +92,7 @@ def calibrate(
     ctx: typer.Context,
     target: float | None = typer.Option(
         None, "--target", help="Without --metric: the share of answered drafts whose evidence "
-        "must be right (default 0.95). With --metric: the mean quality they must reach."),
+        "must be right (default 0.9). With --metric: the mean quality they must reach."),
     limit: int | None = typer.Option(
         None, "--limit", "-n", help="How many of the last answered threads (and passages)."),
     project: list[str] | None = _PROJECT, since: str | None = _SINCE,
