@@ -16,7 +16,7 @@ def index_command(
 ) -> None:
     """Embed new and changed knowledge items; unchanged ones are never embedded twice.
 
-    The first index of a workspace with enough answered threads or doc passages also fits its
+    The first index of a workspace with at least 30 answered threads also fits its
     confidence calibration (as `eval calibrate` does).
     """
     ws = workspace(ctx)
