@@ -175,13 +175,14 @@ def test_cli_backtest_json_and_calibrate(workspace, home):
     assert document["summary"]["threads"] == 3 and len(document["cases"]) == 3
     lowest = document["summary"]["curve"][0]
     result = runner.invoke(app, ["--home", str(home), "eval", "calibrate", "--limit", "3",
-                                 "--target", "0", "--json"], catch_exceptions=False)
+                                 "--metric", "similarity", "--target", "0", "--json"],
+                           catch_exceptions=False)
     assert result.exit_code == 0, result.output
     assert json.loads(result.output)["threshold"] == lowest["threshold"]
     settings = json.loads((home / "settings.json").read_text())
     assert settings["abstain_threshold"] == lowest["threshold"]
     result = runner.invoke(app, ["--home", str(home), "eval", "calibrate", "--limit", "3",
-                                 "--target", "1.0"])
+                                 "--metric", "similarity", "--target", "1.0"])
     assert result.exit_code == 2 and "lower --target" in result.output
 
 

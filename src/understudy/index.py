@@ -290,6 +290,7 @@ class KnowledgeIndex:
         self._created = np.array([i.created_at for i in items], dtype=str)
         self._thread_ids = np.array([i.thread_id or -1 for i in items], dtype=np.int64)
         self._kinds = np.array([i.kind for i in items], dtype=str)
+        self._keys = np.array([i.key for i in items], dtype=str)
         self._bm25, self._loaded = None, True
         return IndexStats(len(items), len(todo), len(items) - len(todo), len(removed))
 
@@ -315,6 +316,7 @@ class KnowledgeIndex:
         before: str | None = None,
         exclude_threads: set[int] | None = None,
         kinds: set[str] | None = None,
+        exclude_keys: set[str] | None = None,
     ) -> list[Hit]:
         """The k best items for `query`; `before` keeps only items created earlier (ISO time)."""
         if not self.ready:
@@ -324,8 +326,7 @@ class KnowledgeIndex:
         vector = self.query_vector(query)
         cosine = self.matrix @ vector
         bm25 = self.bm25.scores(query)
-        fused = fuse(bm25, cosine, self.weight)
-        if before or exclude_threads or kinds:
+        if before or exclude_threads or kinds or exclude_keys:
             allowed = np.ones(len(self.items), dtype=bool)
             if before:
                 allowed &= (self._created != "") & (self._created < before)
@@ -333,7 +334,14 @@ class KnowledgeIndex:
                 allowed &= ~np.isin(self._thread_ids, list(exclude_threads))
             if kinds:
                 allowed &= np.isin(self._kinds, list(kinds))
-            fused = np.where(allowed, fused, -np.inf)
+            if exclude_keys:
+                allowed &= ~np.isin(self._keys, list(exclude_keys))
+            # BM25 is scaled by the best score among the items allowed, so a search without
+            # some items scores as if they were not in the index at all.
+            fused = np.where(allowed, fuse(np.where(allowed, bm25, 0.0), cosine, self.weight),
+                             -np.inf)
+        else:
+            fused = fuse(bm25, cosine, self.weight)
         k = min(k, len(self.items))
         top = np.argpartition(-fused, k - 1)[:k]
         top = top[np.argsort(-fused[top], kind="stable")]

@@ -94,16 +94,25 @@ def backtest(
 @eval_app.command("calibrate")
 def calibrate(
     ctx: typer.Context,
-    target: float = typer.Option(..., "--target",
-                                 help="The mean quality answered drafts must reach (0-1)."),
-    limit: int = _LIMIT, project: list[str] | None = _PROJECT, since: str | None = _SINCE,
+    target: float | None = typer.Option(
+        None, "--target", help="Without --metric: the share of answered drafts whose evidence "
+        "must be right (default 0.9). With --metric: the mean quality they must reach."),
+    limit: int | None = typer.Option(
+        None, "--limit", "-n", help="How many of the last answered threads (and passages)."),
+    project: list[str] | None = _PROJECT, since: str | None = _SINCE,
     until: str | None = _UNTIL, backend: str = _BACKEND, model: str | None = _MODEL,
     docs: bool = _DOCS, judge: str | None = _JUDGE, metric: str | None = _METRIC,
     as_json: bool = typer.Option(False, "--json", help="Print the choice as JSON."),
 ) -> None:
-    """Backtest, then store the threshold that reaches --target as the workspace's threshold."""
-    ws, info, _, summary = _run(ctx, limit, project, since, until, backend, model, docs, judge,
-                                metric, target)
+    """Fit the confidence map and threshold on the workspace's own threads and docs (or, with
+    --metric, store the threshold at which backtested drafts reach --target)."""
+    if metric is None and judge is None:
+        _calibrate_workspace(ctx, target, limit, project or [], as_json)
+        return
+    if target is None:
+        raise UsageError("--metric needs --target, the mean quality answered drafts must reach")
+    ws, info, _, summary = _run(ctx, limit or 50, project, since, until, backend, model, docs,
+                                judge, metric, target)
     chosen = summary["target"]
     if chosen["reached"]:
         ws.settings.set("abstain_threshold", chosen["threshold"])
@@ -121,6 +130,29 @@ def calibrate(
         best = max((p["quality"] for p in summary["curve"]), default=0.0)
         raise UsageError(f"No threshold reaches {summary['metric']} {target} (best {best:.3f}): "
                          "give a lower --target; the threshold is unchanged")
+
+
+def _calibrate_workspace(ctx: typer.Context, target: float | None, limit: int | None,
+                         projects: list[str], as_json: bool) -> None:
+    from ..evaluate.workspace_calibration import DEFAULT_PRECISION, MAX_CASES, calibrate_workspace
+
+    ws = workspace(ctx)
+    with show_progress("Calibrating on the workspace") as progress:
+        fit = calibrate_workspace(ws, DEFAULT_PRECISION if target is None else target,
+                                  limit or MAX_CASES, projects, progress)
+    if as_json:
+        typer.echo(json.dumps({**fit.to_json(), "stored": fit.reached}, indent=2))
+    elif fit.reached:
+        c = fit.calibration
+        Console().print(
+            f"Calibration \"workspace\" stored: confidence map ({c.a:.2f}, {c.b:.2f}), abstain "
+            f"below {c.threshold:.2f} (retrieval score {fit.score_threshold:.3f}); on "
+            f"{len(fit.cases)} cases it answers {100 * fit.report['right_answered']:.0f}% of "
+            f"the answerable and abstains on {100 * fit.report['wrong_abstained']:.0f}% of "
+            "the rest")
+    if not fit.reached:
+        raise UsageError(f"No threshold reaches precision {fit.target} on this workspace: "
+                         "give a lower --target; the calibration is unchanged")
 
 
 def _print_summary(info: dict, summary: dict) -> None:

@@ -1,0 +1,305 @@
+"""Fitting the judge's confidence map and threshold on the workspace's own threads and docs.
+
+Each answered thread is asked twice through the Answerer. Held out (its own thread excluded,
+the threads it links kept) it shows what a ticket whose answer is missing from the knowledge
+base looks like: the chosen evidence counts as right only when the team would have given it,
+i.e. it comes from a thread the team linked in its answer, is a page the team linked, or says
+what the team said (embedding cosine with the team's first reply of at least NEAR_DUPLICATE).
+Held in (its thread kept) it shows an answerable ticket: right when the evidence is its own
+thread's reply. Passages are asked the same way, by their heading and first sentence, and
+the synthetic questions of `jobs synth-qa` by their question. The threshold is the lowest best
+evidence score (fused retrieval score) whose answered cases reach the target precision, right
+and wrong cases weighted equally; the confidence map is a logistic of that score, its slope
+fitted to the labels and centred on the threshold.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from ..answer import Answerer
+from ..errors import UsageError
+from ..evidence import Evidence, bot_accounts
+from ..index import Hit
+from ..judge import Calibration, save_calibration
+from ..records import Message, Passage, Thread
+from .backtest import linked_threads, team_replies, ticket_as_opened
+
+if TYPE_CHECKING:
+    from ..workspace import Workspace
+
+# Cosine of two answers' embeddings (MiniLM) at or above which they say the same thing: on the
+# bundled sample, replies and doc passages giving the same fix score 0.76 to 0.90 and different
+# answers about the same product 0.52 to 0.72; the bar sits above the overlap, so a right label
+# is rarely a wrong one (a lower bar of 0.75 made one mislabel set the threshold).
+NEAR_DUPLICATE = 0.85
+DEFAULT_PRECISION = 0.9  # of answered drafts right, at an even mix of answerable and not
+MIN_THREADS = 30  # answered threads before `index` calibrates by itself
+MAX_CASES = 300  # threads and passages asked at most, the latest first: bounds the time
+_SENTENCE = re.compile(r"(?<=[.!?])\s+")
+_URL = re.compile(r"https?://[^\s)\]>\"'`]+")
+Progress = Callable[[str, int, int], None]
+
+
+@dataclass
+class Case:
+    """One question asked during calibration: how sure retrieval was, and whether it was right."""
+
+    kind: str  # "thread-out", "thread-in", "passage-out", "passage-in", "synthetic-in", ...
+    key: str
+    score: float  # the best evidence's fused retrieval score (what the judge maps)
+    right: bool
+
+
+@dataclass
+class WorkspaceFit:
+    """The calibration fitted on a workspace, the cases it came from and how it holds on them."""
+
+    calibration: Calibration
+    cases: list[Case]
+    target: float
+    reached: bool
+    score_threshold: float
+    report: dict[str, float] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, object]:
+        return {"calibration": self.calibration.to_json(), "target": self.target,
+                "reached": self.reached, "score_threshold": self.score_threshold,
+                "cases": len(self.cases), **self.report}
+
+
+class _Without:
+    """The workspace's index without the knowledge items of `keys` (a held-out passage), as if
+    they had never been indexed."""
+
+    def __init__(self, answerer: Answerer, keys: set[str]):
+        self.base = answerer.retriever
+        self.index = answerer.index
+        self.keys = keys
+
+    def search(self, query: str, k: int, exclude_threads: set[int] | None = None) -> list[Hit]:
+        return self.index.search(query, k=k, exclude_threads=exclude_threads,
+                                 exclude_keys=self.keys)
+
+    def threads(self, thread_ids: list[int]) -> dict[int, Thread]:
+        return self.base.threads(thread_ids)
+
+    def query_vector(self, query: str) -> np.ndarray | None:
+        return self.base.query_vector(query)
+
+
+def _ticket(title: str, body: str, thread_id: int | None = None) -> Thread:
+    return Thread("calibration", title[:60], "", title, messages=[
+        Message("q", "customer", body, "", kind="question", text=body)], id=thread_id)
+
+
+def _first_sentence(text: str) -> str:
+    return _SENTENCE.split(text.strip(), maxsplit=1)[0][:300]
+
+
+def thread_cases(workspace: Workspace, answerer: Answerer, limit: int = MAX_CASES,
+                 projects: Iterable[str] = (), progress: Progress | None = None
+                 ) -> tuple[list[Case], list[tuple[str, str]]]:
+    """Held-out and held-in cases of the latest answered threads, and the (chosen evidence,
+    team answer) pairs whose closeness decides the held-out labels not decided by links."""
+    bots = bot_accounts(workspace.settings.get("bot_account"))
+    wanted = set(projects)
+    threads = [t for t in workspace.store.threads() if t.id is not None
+               and (not wanted or t.project in wanted)]
+    answered = [t for t in threads if team_replies(t, bots=bots)]
+    answered.sort(key=lambda t: (t.created_at, t.id))
+    answered = answered[-limit:]
+    cases: list[Case] = []
+    pending: list[tuple[str, str]] = []
+    for done, thread in enumerate(answered, start=1):
+        ticket = ticket_as_opened(thread)
+        held_out = answerer.evidence(ticket)  # the Answerer leaves the ticket's own thread out
+        key = f"thread:{thread.id}"
+        if held_out:
+            best = held_out[0]
+            links = linked_threads(thread, threads, bots)
+            urls = {u.rstrip("/.,;:") for m in team_replies(thread, bots=bots)
+                    for u in _URL.findall(m.body)}
+            linked = best.thread_id in links or (best.url and best.url.rstrip("/") in urls)
+            case = Case("thread-out", key, best.retrieval_score, bool(linked))
+            cases.append(case)
+            if not linked:
+                pending.append((best.text, team_replies(thread, bots=bots)[0].body))
+        ticket.id = None  # held in: the ticket may find its own thread
+        held_in = answerer.evidence(ticket)
+        if held_in:
+            cases.append(Case("thread-in", key, held_in[0].retrieval_score,
+                              held_in[0].thread_id == thread.id))
+        if progress:
+            progress("Asking past threads", done, len(answered))
+    return cases, pending
+
+
+def passage_cases(workspace: Workspace, answerer: Answerer, limit: int = MAX_CASES,
+                  progress: Progress | None = None
+                  ) -> tuple[list[Case], list[tuple[str, str]]]:
+    """Held-out and held-in cases of passages (by heading and first sentence) and of the
+    synthetic questions stored by `jobs synth-qa`."""
+    from ..jobs.synth_qa import passage_result
+
+    passages = [p for p in workspace.store.passages() if p.id is not None and p.text.strip()]
+    passages = passages[-limit:]
+    cases: list[Case] = []
+    pending: list[tuple[str, str]] = []
+    for done, passage in enumerate(passages, start=1):
+        questions = [("passage", passage.heading or passage.path, _first_sentence(passage.text))]
+        result = passage_result(workspace, passage)
+        for pair in (result or {}).get("pairs", []):
+            questions.append(("synthetic", pair["question"], ""))
+        for kind, title, body in questions:
+            _ask_passage(answerer, passage, kind, _ticket(title, body), cases, pending)
+        if progress:
+            progress("Asking doc passages", done, len(passages))
+    return cases, pending
+
+
+def _ask_passage(answerer: Answerer, passage: Passage, kind: str, ticket: Thread,
+                 cases: list[Case], pending: list[tuple[str, str]]) -> None:
+    key = f"passage:{passage.id}"
+    held_out = answerer.evidence(ticket, retriever=_Without(answerer, {key}))
+    if held_out:
+        cases.append(Case(f"{kind}-out", key, held_out[0].retrieval_score, False))
+        pending.append((held_out[0].text, passage.text))
+    held_in: list[Evidence] = answerer.evidence(ticket)
+    if held_in:
+        cases.append(Case(f"{kind}-in", key, held_in[0].retrieval_score, held_in[0].key == key))
+
+
+def _near_duplicates(answerer: Answerer, pending: list[tuple[str, str]]) -> list[bool]:
+    """Whether each (evidence, real answer) pair says the same thing by embedding cosine."""
+    if not pending:
+        return []
+    embedder = answerer.index.embedder
+    chosen = np.asarray(embedder.encode([a[:1500] for a, _ in pending]))
+    real = np.asarray(embedder.encode([b[:1500] for _, b in pending]))
+    return [bool(c) for c in np.sum(chosen * real, axis=1) >= NEAR_DUPLICATE]
+
+
+def _relabel(cases: list[Case], near: list[bool]) -> None:
+    """Held-out cases not right by a link are right when the evidence is a near-duplicate."""
+    waiting = [c for c in cases if c.kind.endswith("-out") and not c.right]
+    for case, same in zip(waiting, near, strict=True):
+        case.right = same
+
+
+def choose_threshold(cases: list[Case], target: float) -> tuple[float, bool, dict[str, float]]:
+    """The lowest score whose answered cases are right at least `target` of the time, with
+    right and wrong cases weighted equally (so the workspace's mix does not decide)."""
+    scores = np.asarray([c.score for c in cases])
+    right = np.asarray([c.right for c in cases])
+    pos, neg = max(int(right.sum()), 1), max(int((~right).sum()), 1)
+    weights = np.where(right, 1.0 / pos, 1.0 / neg)
+    for threshold in np.unique(scores):
+        answered = scores >= threshold
+        precision = float(weights[answered & right].sum() / weights[answered].sum())
+        if precision >= target:
+            return float(threshold), True, _summary(scores, right, threshold, precision)
+    top = float(scores.max()) + 1e-6
+    return top, False, _summary(scores, right, top, 0.0)
+
+
+def _summary(scores: np.ndarray, right: np.ndarray, threshold: float,
+             precision: float) -> dict[str, float]:
+    answered = scores >= threshold
+    return {"right_cases": int(right.sum()), "wrong_cases": int((~right).sum()),
+            "precision": round(precision, 4),
+            "right_answered": round(float(answered[right].mean()) if right.any() else 0.0, 4),
+            "wrong_abstained": round(float((~answered[~right]).mean())
+                                     if (~right).any() else 0.0, 4)}
+
+
+def fit_map(cases: list[Case]) -> tuple[float, float]:
+    """The logistic a, b of score to right, with right and wrong cases weighted equally."""
+    from sklearn.linear_model import LogisticRegression
+
+    x = np.asarray([[c.score] for c in cases], dtype=np.float64)
+    y = np.asarray([int(c.right) for c in cases])
+    # A moderate C keeps the map smooth when the two kinds barely overlap in score.
+    model = LogisticRegression(C=10.0, class_weight="balanced", max_iter=1000).fit(x, y)
+    return float(model.coef_[0][0]), float(model.intercept_[0])
+
+
+def fit_workspace(workspace: Workspace, target: float = DEFAULT_PRECISION,
+                  limit: int = MAX_CASES, projects: Iterable[str] = (),
+                  progress: Progress | None = None) -> WorkspaceFit:
+    """Ask the workspace's own threads and passages and fit its calibration (not saved).
+
+    Raises:
+        UsageError: there is nothing to ask, or every case came out alike.
+    """
+    if not 0 < target <= 1:
+        raise UsageError("--target is a precision between 0 and 1, e.g. --target 0.9")
+    answerer = Answerer(workspace)
+    cases, pending = thread_cases(workspace, answerer, limit, projects, progress)
+    threads = len({c.key for c in cases})
+    more, more_pending = passage_cases(workspace, answerer, limit, progress)
+    cases += more
+    _relabel(cases, _near_duplicates(answerer, pending + more_pending))
+    if not cases:
+        raise UsageError("Nothing to calibrate on: sync answered threads or docs first "
+                         "(the SemEval default applies until then)")
+    if not threads and not any(c.kind.startswith("synthetic") for c in more):
+        # A passage asked by its own heading finds itself (or a copy) almost surely: a fit on
+        # those cases alone set the bar above every real question (npm's docs: 0% answered).
+        raise UsageError("A docs-only workspace calibrates from the questions of 'understudy "
+                         "jobs synth-qa' (none yet): run it first, or sync answered threads; "
+                         "the SemEval default stays in force")
+    if len({c.right for c in cases}) < 2:
+        raise UsageError("Every calibration case came out alike: add more threads or docs")
+    a, _ = fit_map(cases)
+    if a <= 0:
+        raise UsageError("Higher retrieval scores were not more often right in this "
+                         "workspace: keep the current calibration")
+    score, reached, report = choose_threshold(cases, target)
+    # The fitted slope says how fast confidence grows with the score; the map is centred on
+    # the chosen threshold, so a draft at the threshold reads 0.50 in every workspace (the
+    # held-in cases are easier than real tickets, so the fitted centre is too high a bar).
+    b = -a * score
+    passages = len({c.key for c in more})
+    name = workspace.index.embedder.name
+    calibration = Calibration(
+        a, b, 0.5, name="workspace",
+        source=f"this workspace: {threads} answered threads and {passages} doc passages "
+               f"asked held out and held in ({len(cases)} cases), precision {target}",
+        embedding_model=name, fitted_at=datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"))
+    return WorkspaceFit(calibration, cases, target, reached, score, report)
+
+
+def calibrate_workspace(workspace: Workspace, target: float = DEFAULT_PRECISION,
+                        limit: int = MAX_CASES, projects: Iterable[str] = (),
+                        progress: Progress | None = None) -> WorkspaceFit:
+    """Fit and, when the target is reached, store the workspace's calibration; a threshold
+    stored in the settings by an earlier backtest gives way to it."""
+    fit = fit_workspace(workspace, target, limit, projects, progress)
+    if fit.reached:
+        save_calibration(workspace.home, fit.calibration)
+        if workspace.settings.get("abstain_threshold") is not None:
+            workspace.settings.set("abstain_threshold", None)
+    return fit
+
+
+def needs_first_calibration(workspace: Workspace) -> bool:
+    """True when the workspace has no calibration of its own yet and enough to fit one."""
+    from ..judge import calibration_path
+
+    if calibration_path(workspace.home).is_file():
+        return False
+    # Threads only: a docs-only fit asks passages by their own first sentence, which sets the
+    # threshold above real questions (docs/benchmarks.md), so it is left to `eval calibrate`.
+    return sum(1 for _ in workspace.store.answered_threads()) >= MIN_THREADS
+
+
+__all__ = ["DEFAULT_PRECISION", "MIN_THREADS", "NEAR_DUPLICATE", "Case", "WorkspaceFit",
+           "calibrate_workspace", "choose_threshold", "fit_map", "fit_workspace",
+           "needs_first_calibration"]

@@ -1,0 +1,112 @@
+"""The judge calibrated on the workspace's own threads and docs: who abstains afterwards."""
+
+from __future__ import annotations
+
+import json
+
+from typer.testing import CliRunner
+
+from understudy.cli import app
+from understudy.demo import load_sample
+from understudy.evaluate.workspace_calibration import Case, choose_threshold, fit_map
+from understudy.judge import SEMEVAL_DEFAULT, Judge, calibration_path, load_calibration
+from understudy.records import Message, Thread
+from understudy.workspace import Workspace
+
+runner = CliRunner()
+
+ANSWERABLE = [  # rephrasings of problems the sample's team has answered
+    "Recurring invoices stopped being created after we moved servers",
+    "Generated invoice PDF shows boxes instead of Cyrillic letters",
+    "tally sync fails: certificate verify failed, self signed certificate in chain",
+]
+UNANSWERABLE = [  # nothing in the sample answers these
+    "How do I configure horizontal pod autoscaling for a Redis cluster on Kubernetes?",
+    "npm install fails with EACCES permission denied in /usr/local/lib/node_modules",
+    "What is the best recipe for sourdough bread with rye flour?",
+    "cargo build fails with linker cc not found on Alpine",
+]
+
+
+def _ticket(text: str) -> Thread:
+    return Thread("test", text[:30], "", text, messages=[
+        Message("q", "customer", text, "", kind="question", text=text)])
+
+
+def _abstains(ws: Workspace, judge: Judge, text: str) -> bool:
+    answerer = ws.answerer()
+    return judge.before_compose(answerer.evidence(_ticket(text)), generates=False).abstained
+
+
+def test_calibrate_on_sample_abstains_where_the_answer_is_missing(workspace, home):
+    load_sample(workspace)
+    workspace.index.build()
+    before = [_abstains(workspace, Judge(SEMEVAL_DEFAULT), t) for t in UNANSWERABLE]
+    workspace.close()
+    result = runner.invoke(app, ["--home", str(home), "eval", "calibrate", "--json"],
+                           catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    fit = json.loads(result.output)
+    assert fit["stored"] and fit["calibration"]["name"] == "workspace"
+    assert fit["calibration"]["embedding_model"] and fit["calibration"]["fitted_at"]
+    assert "answered threads" in fit["calibration"]["source"]
+    ws = Workspace(home)
+    ws.index._embedder = workspace.index.embedder
+    judge = ws.answerer().judge
+    assert judge.calibration.name == "workspace" and judge.threshold == fit["calibration"][
+        "threshold"]
+    # The public default answers tickets the knowledge base cannot answer; the workspace's own
+    # calibration abstains on every one and still answers the answerable ones.
+    assert not all(before)
+    assert all(_abstains(ws, judge, t) for t in UNANSWERABLE)
+    assert not any(_abstains(ws, judge, t) for t in ANSWERABLE)
+    draft = ws.answerer().draft(_ticket(UNANSWERABLE[0]), save=False)
+    assert draft.abstained and "No confident answer" in draft.text
+    ws.close()
+    result = runner.invoke(app, ["--home", str(home), "models"], catch_exceptions=False)
+    assert "Confidence calibration: workspace (this workspace" in result.output
+
+
+def test_first_index_calibrates_once(workspace, home):
+    load_sample(workspace)
+    workspace.close()
+    result = runner.invoke(app, ["--home", str(home), "index"], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    assert "Calibrated confidence on this workspace" in result.output
+    stored = load_calibration(home, "")
+    assert stored.name == "workspace"
+    result = runner.invoke(app, ["--home", str(home), "index"], catch_exceptions=False)
+    assert "Calibrated" not in result.output
+    assert load_calibration(home, "").fitted_at == stored.fitted_at
+
+
+def test_docs_only_workspace_without_synthetic_questions_keeps_the_default(workspace, home):
+    from understudy.demo import SAMPLE_DIR
+
+    workspace.close()
+    result = runner.invoke(app, ["--home", str(home), "sync", "docs", str(SAMPLE_DIR / "docs")],
+                           catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    result = runner.invoke(app, ["--home", str(home), "eval", "calibrate", "--json",
+                                 "--target", "0.9"], catch_exceptions=False)
+    assert result.exit_code == 2 and "jobs synth-qa" in result.output, result.output
+    assert load_calibration(home, "any").name == "semeval-default"
+
+
+def test_empty_workspace_keeps_the_semeval_default(home):
+    result = runner.invoke(app, ["--home", str(home), "eval", "calibrate"])
+    assert result.exit_code == 2 and "Nothing to calibrate on" in result.output
+    assert not calibration_path(home).exists()
+    assert load_calibration(home, "any").name == "semeval-default"
+
+
+def test_threshold_is_the_lowest_reaching_the_target_precision():
+    cases = [Case("thread-out", str(i), s, False) for i, s in enumerate((0.3, 0.4, 0.5, 0.6))]
+    cases += [Case("thread-in", str(i), s, True) for i, s in enumerate((0.55, 0.7, 0.8, 0.9))]
+    threshold, reached, report = choose_threshold(cases, 0.8)
+    # At 0.55: right 4/4 and wrong 1/4 answered, weighted precision 0.8.
+    assert reached and threshold == 0.55 and report["wrong_abstained"] == 0.75
+    threshold, reached, _ = choose_threshold(cases, 0.9)
+    assert reached and threshold == 0.7
+    a, b = fit_map(cases)
+    assert a > 0 and 1 / (1 + 2.718281828 ** -(a * 0.9 + b)) > 0.5
