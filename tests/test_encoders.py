@@ -122,3 +122,28 @@ def test_a_missing_optional_package_names_the_install_command(monkeypatch, tmp_p
 def test_an_unknown_model_is_one_clear_line():
     with pytest.raises(ConfigError, match="use one of minilm, multilingual-e5-small, mpnet"):
         encoder_for("bert-large")
+
+
+def test_the_calibration_follows_the_chosen_model(answered, caplog):
+    from understudy.judge import SEMEVAL_DEFAULT, Calibration, judge_in_force, save_calibration
+
+    ws = _workspace(answered, E5)
+    with caplog.at_level("WARNING"):
+        judge = judge_in_force(ws)
+    assert judge.calibration == SEMEVAL_DEFAULT
+    assert "eval calibrate" in caplog.text and E5 in caplog.text
+    fitted = Calibration(5.0, -1.0, 0.6, name="workspace", source="own tickets",
+                         embedding_model="all-MiniLM-L6-v2")
+    save_calibration(ws.home, fitted)
+    caplog.clear()
+    with caplog.at_level("WARNING"):
+        assert judge_in_force(ws).calibration == SEMEVAL_DEFAULT
+    assert "fitted with the embedding model all-MiniLM-L6-v2" in caplog.text
+    assert judge_in_force(_workspace(answered, "minilm")).calibration == fitted
+    e5_fitted = Calibration(20.0, -17.0, 0.5, name="workspace", source="own tickets",
+                            embedding_model=E5)
+    save_calibration(ws.home, e5_fitted)
+    caplog.clear()
+    with caplog.at_level("WARNING"):
+        assert judge_in_force(_workspace(answered, E5)).calibration == e5_fitted
+    assert caplog.text == ""
