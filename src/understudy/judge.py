@@ -97,8 +97,9 @@ def _default_for(embedding_model: str) -> Calibration:
     from .embeddings import OWN_SCORE_SCALE
 
     if embedding_model in OWN_SCORE_SCALE:
-        log.warning("The default calibration maps MiniLM's scores, not those of %s: run "
-                    "'understudy eval calibrate' to fit one for it", embedding_model)
+        log.warning("The default calibration maps MiniLM's scores, not those of %s: choose a "
+                    "threshold for it with 'understudy eval calibrate --target Q'",
+                    embedding_model)
     return SEMEVAL_DEFAULT
 
 
