@@ -125,11 +125,15 @@ def test_an_unknown_model_is_one_clear_line():
 
 
 def test_the_calibration_follows_the_chosen_model(answered, caplog):
+    from understudy import judge as judges
     from understudy.judge import SEMEVAL_DEFAULT, Calibration, judge_in_force, save_calibration
 
+    judges._warn_scale.cache_clear()  # the warning is given once per process
     ws = _workspace(answered, E5)
     with caplog.at_level("WARNING"):
         judge = judge_in_force(ws)
+        judge_in_force(ws)
+    assert caplog.text.count("eval calibrate") == 1
     assert judge.calibration == SEMEVAL_DEFAULT
     assert "eval calibrate" in caplog.text and E5 in caplog.text
     fitted = Calibration(5.0, -1.0, 0.6, name="workspace", source="own tickets",

@@ -12,6 +12,7 @@ import json
 import logging
 import math
 from dataclasses import asdict, dataclass
+from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -97,10 +98,14 @@ def _default_for(embedding_model: str) -> Calibration:
     from .embeddings import OWN_SCORE_SCALE
 
     if embedding_model in OWN_SCORE_SCALE:
-        log.warning("The default calibration maps MiniLM's scores, not those of %s: choose a "
-                    "threshold for it with 'understudy eval calibrate --target Q'",
-                    embedding_model)
+        _warn_scale(embedding_model)
     return SEMEVAL_DEFAULT
+
+
+@cache  # once per process: every answer loads the judge
+def _warn_scale(embedding_model: str) -> None:
+    log.warning("The default calibration maps MiniLM's scores, not those of %s: choose a "
+                "threshold for it with 'understudy eval calibrate --target Q'", embedding_model)
 
 
 @dataclass
