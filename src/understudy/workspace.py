@@ -12,6 +12,7 @@ from .store import Store
 
 if TYPE_CHECKING:
     from .answer import Answerer
+    from .embeddings import Encoder
     from .index import KnowledgeIndex
 
 DB_FILE = "understudy.db"
@@ -42,16 +43,25 @@ class Workspace:
         return Store(self.home / DB_FILE)
 
     @cached_property
-    def index(self) -> KnowledgeIndex:  # imported late: commands that need no model stay fast
-        from .index import KnowledgeIndex
+    def encoder(self) -> Encoder:
+        """The encoder the index uses: the `embedding_model` setting when it names another
+        model than MiniLM, else a promoted tuned model, else MiniLM. Vectors are stored per
+        encoder name, so a change of setting embeds everything once and a change back reuses
+        the stored vectors."""
+        from .embeddings import MINILM, encoder_for, get_embedder
         from .train.registry import default_embedder_path
 
-        tuned = default_embedder_path(self.store)  # a promoted tuned model; embeddings per model
-        if tuned is None:
-            return KnowledgeIndex(self.store)
-        from .embeddings import get_embedder
+        choice = self.settings.get("embedding_model") or MINILM
+        if choice.strip().lower() != MINILM:
+            return encoder_for(choice)
+        tuned = default_embedder_path(self.store)  # a promoted tuned model
+        return get_embedder(tuned) if tuned else get_embedder()
 
-        return KnowledgeIndex(self.store, get_embedder(tuned))
+    @cached_property
+    def index(self) -> KnowledgeIndex:  # imported late: commands that need no model stay fast
+        from .index import KnowledgeIndex
+
+        return KnowledgeIndex(self.store, self.encoder)
 
     def answerer(self, backend: str | None = None) -> Answerer:
         """The answering pipeline with `backend` (the settings' default when None)."""

@@ -1,4 +1,4 @@
-"""The embedding model shipped in a Python package, loaded once per process."""
+"""The sentence-transformers encoder: MiniLM shipped in a Python package, or any model folder."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import ConfigError
+from ..errors import ConfigError
 
 DEFAULT_MODEL = "all-MiniLM-L6-v2"
 FEW_TEXTS = 8  # encodes of at most this many texts (queries) run on one thread
@@ -63,7 +63,10 @@ class Embedder:
         size = getattr(model, "get_embedding_dimension", None)
         return int(size() if size else model.get_sentence_embedding_dimension())
 
-    def encode(self, texts: list[str], batch_size: int = 64, progress: bool = False) -> np.ndarray:
+    def encode(self, texts: list[str], kind: str = "passage", batch_size: int = 64,
+               progress: bool = False) -> np.ndarray:
+        """Unit vectors of `texts`; `kind` is ignored: these models read queries and passages
+        alike."""
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
         import torch

@@ -1,0 +1,57 @@
+"""The encoders that turn texts into unit vectors, one protocol, chosen by `embedding_model`."""
+
+from __future__ import annotations
+
+from functools import cache
+from typing import Literal, Protocol, runtime_checkable
+
+import numpy as np
+
+from ..errors import ConfigError
+from .sentence import DEFAULT_MODEL, FEW_TEXTS, Embedder, default_model_path, get_embedder
+
+Kind = Literal["query", "passage"]
+
+MINILM, E5, MPNET = "minilm", "multilingual-e5-small", "mpnet"
+EMBEDDING_MODELS = (MINILM, E5, MPNET)
+# Models whose scores sit on another scale than MiniLM's, which the default calibration maps.
+OWN_SCORE_SCALE = frozenset({E5})
+
+
+@runtime_checkable
+class Encoder(Protocol):
+    """What the index needs of an embedding model: a name its vectors are cached under, their
+    size, and unit vectors for queries or passages."""
+
+    name: str
+    dim: int
+
+    def encode(self, texts: list[str], kind: Kind = "passage") -> np.ndarray: ...
+
+
+def encoder_for(setting: str | None) -> Encoder:
+    """The encoder an `embedding_model` setting names (MiniLM when unset)."""
+    choice = (setting or MINILM).strip().lower()
+    if choice == MINILM:
+        return get_embedder()
+    return _optional_encoder(choice)
+
+
+@cache
+def _optional_encoder(choice: str) -> Encoder:
+    if choice == E5:
+        from .e5 import E5Encoder
+
+        return E5Encoder()
+    if choice == MPNET:
+        from .mpnet import MPNET_NAME, mpnet_path
+
+        return Embedder(mpnet_path(), name=MPNET_NAME)
+    raise ConfigError(f"Unknown embedding_model {choice!r}: use one of "
+                      f"{', '.join(EMBEDDING_MODELS)} in settings.json")
+
+
+__all__ = [
+    "DEFAULT_MODEL", "E5", "EMBEDDING_MODELS", "FEW_TEXTS", "MINILM", "MPNET", "OWN_SCORE_SCALE",
+    "Embedder", "Encoder", "Kind", "default_model_path", "encoder_for", "get_embedder",
+]
