@@ -44,6 +44,14 @@ def embedder():
 
 
 @pytest.fixture
+def ws(home):
+    """A workspace that loads its embedding model only if a test encodes something."""
+    workspace = Workspace(home)
+    yield workspace
+    workspace.close()
+
+
+@pytest.fixture
 def workspace(home, embedder):
     ws = Workspace(home)
     ws.index._embedder = embedder

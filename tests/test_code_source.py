@@ -13,7 +13,6 @@ from understudy.cli import app
 from understudy.sources import sync
 from understudy.sources.code import python_snippets, source_files
 from understudy.sources.code_langs import tree_sitter_snippets
-from understudy.workspace import Workspace
 
 BILLING = '''"""Billing: invoices and their totals."""
 
@@ -102,13 +101,6 @@ def tree(tmp_path) -> Path:
     (root / ".gitignore").write_text("ignored/\ntmp.py\n")
     (root / "blob.py").write_bytes(b"\x00\x01binary\x00")
     return root
-
-
-@pytest.fixture
-def ws(home):
-    workspace = Workspace(home)
-    yield workspace
-    workspace.close()
 
 
 def test_python_names_docstrings_decorators_and_code_as_written():

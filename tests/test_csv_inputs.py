@@ -6,7 +6,6 @@ import csv
 import io
 import json
 
-import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from typer.testing import CliRunner
@@ -18,13 +17,6 @@ from understudy.workspace import Workspace
 
 GENERIC = "conversation_id,author,role,created_at,text\n"
 TWCS = "tweet_id,author_id,inbound,created_at,text,response_tweet_id,in_response_to_tweet_id\n"
-
-
-@pytest.fixture
-def ws(home):
-    workspace = Workspace(home)
-    yield workspace
-    workspace.close()
 
 
 def _row(*fields: str) -> str:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 
-import pytest
 from factories import run_cli
 from typer.testing import CliRunner
 
@@ -14,7 +13,6 @@ from understudy.datasets.conversations import (
     conversation_examples,
 )
 from understudy.sources import sync
-from understudy.workspace import Workspace
 
 HEADER = "tweet_id,author_id,inbound,created_at,text,response_tweet_id,in_response_to_tweet_id\n"
 TWCS = HEADER + (
@@ -33,13 +31,6 @@ TWCS = HEADER + (
     '10,115716,True,Wed Nov 01 09:00:00 +0000 2017,@AcmeHelp nobody answered me,,\n'
     '11,AcmeHelp,False,Wed Nov 01 10:00:00 +0000 2017,@115799 a reply to a tweet not here,,99\n'
 )
-
-
-@pytest.fixture
-def ws(home):
-    workspace = Workspace(home)
-    yield workspace
-    workspace.close()
 
 
 

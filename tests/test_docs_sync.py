@@ -16,7 +16,6 @@ from understudy.cli import app
 from understudy.sources import docs as docs_module
 from understudy.sources import sync
 from understudy.sources.docs import GitURL, parse_git_url, split_page
-from understudy.workspace import Workspace
 
 GUIDE_RST = """==========
  Handbook
@@ -82,13 +81,6 @@ def docs(tmp_path):
     (root / "notes.txt").write_text("First paragraph.\n\nSecond paragraph.\n")
     (root / "image.png").write_bytes(b"\x89PNG\r\n")
     return root
-
-
-@pytest.fixture
-def ws(home):
-    workspace = Workspace(home)
-    yield workspace
-    workspace.close()
 
 
 def passages(ws) -> dict[tuple[str, str], object]:

@@ -15,7 +15,6 @@ from understudy.records import Draft
 from understudy.send import send_draft
 from understudy.sources import resolve_ticket, sync
 from understudy.sources.github import GitHubSource, parse_issue_url, web_and_api
-from understudy.workspace import Workspace
 
 
 @pytest.fixture
@@ -45,13 +44,6 @@ def acme(github_server):
     server.add_issue("acme/docs", "Typo", "in the intro")
     server.add_issue("other/tool", "Not mine", "not listed")
     return server
-
-
-@pytest.fixture
-def ws(home):
-    workspace = Workspace(home)
-    yield workspace
-    workspace.close()
 
 
 

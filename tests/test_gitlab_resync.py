@@ -17,13 +17,6 @@ from understudy.workspace import Workspace
 
 
 @pytest.fixture
-def ws(home):
-    workspace = Workspace(home)
-    yield workspace
-    workspace.close()
-
-
-@pytest.fixture
 def desk(gitlab_server):
     """One project: five public issues with three confidential ones among them."""
     server = gitlab_server

@@ -30,13 +30,6 @@ Details & caveats: see <https://docs.example.com/upgrade?from=2.0&to=2.1>.
 
 
 @pytest.fixture
-def ws(home):
-    workspace = Workspace(home)
-    yield workspace
-    workspace.close()
-
-
-@pytest.fixture
 def ticket(gitlab_server, ws):
     """Issue acme/app#1 with a few notes (pages of 2), stored in the workspace."""
     gitlab_server.max_per_page = 2

@@ -14,14 +14,6 @@ from understudy.errors import SourceError, UsageError
 from understudy.sources import resolve_ticket, sync
 from understudy.sources.cursors import read_cursor
 from understudy.sources.gitlab import GitLabSource, parse_issue_url
-from understudy.workspace import Workspace
-
-
-@pytest.fixture
-def ws(home):
-    workspace = Workspace(home)
-    yield workspace
-    workspace.close()
 
 
 @pytest.fixture

@@ -16,7 +16,6 @@ from understudy.jobs.synth_qa import parse_answer, parse_questions, state_key
 from understudy.llm import client_for, cost
 from understudy.records import Passage, Snippet
 from understudy.store.training import examples
-from understudy.workspace import Workspace
 
 MODEL = "gpt-4o-mini"
 CHAT = "/v1/chat/completions"
@@ -48,13 +47,6 @@ def answer(text: str) -> str:
 
 
 UNANSWERABLE = json.dumps({"unanswerable": True})
-
-
-@pytest.fixture
-def ws(home):
-    workspace = Workspace(home)
-    yield workspace
-    workspace.close()
 
 
 @pytest.fixture

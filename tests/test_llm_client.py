@@ -10,16 +10,8 @@ from understudy.errors import ConfigError, UnderstudyError, UsageError
 from understudy.llm import Client, client_for, cost, price_for, training_cost
 from understudy.llm.openai_engine import OpenAIEngine, completion_model, retry_after
 from understudy.store import Store
-from understudy.workspace import Workspace
 
 HELLO = [{"role": "user", "content": "How do I reset my password?"}]
-
-
-@pytest.fixture
-def ws(home):
-    workspace = Workspace(home)
-    yield workspace
-    workspace.close()
 
 
 @pytest.fixture

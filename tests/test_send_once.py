@@ -27,13 +27,6 @@ ANSWER = "Set `export.batch_size: 500` in config.yml and restart the worker."
 
 
 @pytest.fixture
-def ws(home):
-    workspace = Workspace(home)
-    yield workspace
-    workspace.close()
-
-
-@pytest.fixture
 def ticket(gitlab_server, ws):
     gitlab_server.add_project("acme/app")
     gitlab_server.add_issue("acme/app", "CSV export gives 500", "Every export fails.")
