@@ -287,6 +287,18 @@ def killed_sends(bench: Bench, trials: int, at_landing: bool) -> dict:
 # -- kill -9 of sync and index --------------------------------------------------------------
 
 
+def kill_at_random(command: list[str], env: dict, duration: float) -> bool:
+    """Start `command`, SIGKILL it at a moment uniform over `duration`; whether it was still
+    running then."""
+    proc = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    time.sleep(random.uniform(0, duration))
+    running = proc.poll() is None
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    return running
+
+
 def killed_syncs(root: Path, trials: int, issues: int = 40) -> dict:
     """Kill `sync gitlab` at a random moment, change GitLab, sync again: compare with GitLab."""
     from understudy.store import Store
@@ -305,12 +317,7 @@ def killed_syncs(root: Path, trials: int, issues: int = 40) -> dict:
     lost = duplicated = killed_mid = 0
     for trial in range(trials):
         env = {**bench.env, "UNDERSTUDY_HOME": str(root / f"sync-{trial + 1}")}
-        proc = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL,
-                                stderr=subprocess.DEVNULL)
-        time.sleep(random.uniform(0, duration))
-        killed_mid += proc.poll() is None
-        proc.send_signal(signal.SIGKILL)
-        proc.wait()
+        killed_mid += kill_at_random(command, env, duration)
         for _ in range(3):  # GitLab moves on while the sync is down
             gitlab.add_note(PROJECT, random.randint(1, issues), f"Later ({trial})", "customer")
         subprocess.run(command, env=env, capture_output=True, check=True)
@@ -354,12 +361,7 @@ def killed_indexes(root: Path, trials: int, threads: int) -> dict:
         store.db.execute("DELETE FROM embeddings")
         store.db.commit()
         store.close()
-        proc = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL,
-                                stderr=subprocess.DEVNULL)
-        time.sleep(random.uniform(0, duration))
-        killed_mid += proc.poll() is None
-        proc.send_signal(signal.SIGKILL)
-        proc.wait()
+        killed_mid += kill_at_random(command, env, duration)
         store = Store(home / "understudy.db")
         kept = store.count("embeddings")
         store.close()

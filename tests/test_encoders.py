@@ -7,6 +7,7 @@ import sys
 import numpy as np
 import pytest
 from factories import make_thread
+from test_index_incremental import TEAM, TOPICS
 
 from understudy.embeddings import E5, MPNET, Encoder, encoder_for
 from understudy.errors import ConfigError
@@ -14,14 +15,6 @@ from understudy.workspace import Workspace
 
 pytestmark = pytest.mark.slow
 
-TEAM = [("support-ana", "Set http.timeout to 120 in config.yml and restart the worker.", True)]
-TOPICS = [
-    ("Login page times out behind a proxy", "The login page hangs when we sit behind a proxy."),
-    ("CSV export is empty", "Exporting users to CSV gives an empty file since 3.2."),
-    ("Webhook delivery fails with 500", "Every webhook delivery fails with a 500 error."),
-    ("Backup job fills the disk", "The nightly backup job fills the disk and never cleans up."),
-    ("SAML sign-in loops", "After SAML sign-in the browser keeps redirecting forever."),
-]
 # The backup thread, asked in French with no word in common.
 FRENCH = "La sauvegarde nocturne remplit le disque et ne supprime jamais les anciennes copies."
 BACKUP = 4  # its number in TOPICS

@@ -49,48 +49,45 @@ def words(text: str) -> int:
     return len(text.split())
 
 
-def split_block(block: str, max_words: int) -> list[str]:
-    """A block longer than the bound, cut between lines; a line longer than it, between words."""
-    parts: list[str] = []
-    current: list[str] = []
-    size = 0
-    for line in block.splitlines():
-        count = words(line)
-        if count > max_words:  # one long line (an HTML paragraph has no line breaks)
-            if current:
-                parts.append("\n".join(current))
-                current, size = [], 0
-            tokens = line.split()
-            parts.extend(" ".join(tokens[i:i + max_words])
-                         for i in range(0, len(tokens), max_words))
-            continue
-        if current and size + count > max_words:
-            parts.append("\n".join(current))
-            current, size = [], 0
-        current.append(line)
-        size += count
-    if current:
-        parts.append("\n".join(current))
-    return parts
-
-
-def chunks(blocks: list[str], max_words: int) -> list[str]:
-    """Blocks packed into chunks of at most `max_words` words, cut at block boundaries."""
-    pieces = [p for b in blocks for p in (split_block(b, max_words)
-                                          if words(b) > max_words else [b])]
+def pack(pieces: list[str], max_words: int, sep: str) -> list[str]:
+    """Consecutive pieces joined by `sep` into parts of at most `max_words` words (a piece
+    longer than that stays a part of its own)."""
     out: list[str] = []
     current: list[str] = []
     size = 0
     for piece in pieces:
         count = words(piece)
         if current and size + count > max_words:
-            out.append("\n\n".join(current))
+            out.append(sep.join(current))
             current, size = [], 0
         current.append(piece)
         size += count
     if current:
-        out.append("\n\n".join(current))
+        out.append(sep.join(current))
     return out
+
+
+def split_block(block: str, max_words: int) -> list[str]:
+    """A block longer than the bound, cut between lines; a line longer than it, between words."""
+    parts: list[str] = []
+    lines: list[str] = []
+    for line in block.splitlines():
+        if words(line) > max_words:  # one long line (an HTML paragraph has no line breaks)
+            parts += pack(lines, max_words, "\n")
+            lines = []
+            tokens = line.split()
+            parts.extend(" ".join(tokens[i:i + max_words])
+                         for i in range(0, len(tokens), max_words))
+        else:
+            lines.append(line)
+    return parts + pack(lines, max_words, "\n")
+
+
+def chunks(blocks: list[str], max_words: int) -> list[str]:
+    """Blocks packed into chunks of at most `max_words` words, cut at block boundaries."""
+    pieces = [p for b in blocks for p in (split_block(b, max_words)
+                                          if words(b) > max_words else [b])]
+    return pack(pieces, max_words, "\n\n")
 
 
 def merge_short(units: list[_Unit], min_chars: int, max_words: int) -> list[_Unit]:
