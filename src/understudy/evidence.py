@@ -6,10 +6,10 @@ import html
 import re
 from dataclasses import dataclass
 
+from .marker import PREFIX as MARKER_PREFIX
 from .records import Message, Thread
 
 # The hidden line a posted draft carries (send.marker); a reply holding it is understudy's own.
-SEND_MARKER = "<!-- understudy-draft:"
 
 
 @dataclass
@@ -64,7 +64,7 @@ def ticket_query(thread: Thread) -> str:
 def is_own_post(message: Message, bots: frozenset[str] | set[str] = frozenset()) -> bool:
     """True for a message understudy posted: it carries the send marker, or its author is the
     configured bot account."""
-    if SEND_MARKER in (message.body or ""):
+    if MARKER_PREFIX in (message.body or ""):
         return True
     return bool(bots) and (message.author or "").lower() in bots
 

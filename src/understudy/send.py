@@ -10,7 +10,6 @@ search then finds what that sender had already posted, so nothing is posted twic
 from __future__ import annotations
 
 import os
-import re
 import secrets
 import socket
 import time
@@ -19,6 +18,7 @@ from datetime import UTC, datetime
 
 from .destinations.base import Destination, Posted
 from .errors import SendError, UnderstudyError
+from .marker import MARKER, marker
 from .plugins import load, registry
 from .records import Draft, Thread
 from .text.outgoing import safe_outgoing
@@ -26,12 +26,6 @@ from .workspace import Workspace
 
 CLAIM_TIMEOUT = 600.0  # seconds after which a claim is stale (setting "send_claim_timeout")
 _POLL = 0.1
-MARKER = re.compile(r"<!-- understudy-draft:\d+:\d+ -->")
-
-
-def marker(draft: Draft) -> str:
-    """The hidden line carried by a posted body, so a retry finds it instead of posting again."""
-    return f"<!-- understudy-draft:{draft.thread_id}:{draft.id} -->"
 
 
 def new_claimant() -> str:

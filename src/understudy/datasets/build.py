@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -13,6 +12,7 @@ from ..backends.openai import DEFAULT_BUDGET, source_item
 from ..errors import UsageError
 from ..jobs.examples import code_examples, synthetic_examples
 from ..llm import DEFAULT_OPENAI_MODEL
+from ..marker import MARKER, without_marker
 from ..prompts import ANSWERING, Rules, build_messages, rules_for
 from ..records import Example, Message, Thread
 from ..store.training import examples as stored_examples
@@ -22,7 +22,6 @@ from ..workspace import Workspace
 from .split import VALID_SHARE, assign_splits
 
 # A reply posted by `understudy send` carries this marker; the edits builder covers it.
-SENT_MARKER = re.compile(r"\s*<!-- understudy-draft:\d+:\d+ -->\s*")
 # Shorter replies are left out. Procedural one-liners ("thanks, closing") are caught by the
 # procedural filter, so this only has to drop the empty-ish: a real answer can be short
 # ("Set http.timeout to 120 and retry." is 35 characters).
@@ -112,7 +111,7 @@ def _is_team_reply(message: Message, team: set[str] | None, patterns: list[str])
         return "not a reply"
     if not (message.author in team if team is not None else message.is_team):
         return "not the team"
-    if SENT_MARKER.search(message.body):
+    if MARKER.search(message.body):
         return "sent draft"
     text = message.text or markdown_to_text(message.body)
     if not text.strip() or is_procedural(text, patterns):
@@ -158,7 +157,7 @@ def edit_examples(
     """One example per sent draft: the text the reviewer finally sent."""
     store = workspace.store
     for draft in store.drafts(status="sent"):
-        text = SENT_MARKER.sub("\n", draft.final_text or draft.text).strip()
+        text = without_marker(draft.final_text or draft.text)
         thread = store.get_thread(draft.thread_id)
         if options.projects and thread.project not in options.projects:
             continue

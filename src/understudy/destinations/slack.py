@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from typing import Any
 
@@ -11,12 +10,12 @@ from slack_sdk.errors import SlackApiError
 
 from ..config import Settings
 from ..errors import SendError
+from ..marker import MARKER, without_marker
 from ..records import Thread
 from .base import Destination, Posted
 
 DEFAULT_API_URL = "https://slack.com/api/"
 EVENT_TYPE = "understudy_draft"
-_MARKER = re.compile(r"\s*<!-- understudy-draft:\d+:\d+ -->\s*")
 
 
 def permalink(channel: str, ts: str) -> str:
@@ -67,8 +66,8 @@ class SlackDestination(Destination):
     def post(self, thread: Thread, body: str, internal: bool = False) -> Posted:
         """Reply in the thread with `body` (its marker moved into the message metadata)."""
         channel, thread_ts = _where(thread)
-        found = _MARKER.search(body)
-        text = _MARKER.sub("\n", body).strip()
+        found = MARKER.search(body)
+        text = without_marker(body)
         metadata = {"event_type": EVENT_TYPE,
                     "event_payload": {"marker": found.group(0).strip() if found else ""}}
         try:

@@ -10,9 +10,10 @@ from typing import Any
 from fastapi import APIRouter, Request
 from pydantic import BaseModel
 
+from ..marker import MARKER
 from ..plugins import load
 from ..records import Draft
-from ..send import MARKER, own_authors
+from ..send import own_authors
 from ..watch import OPEN_STATES, draft_ticket, needs_answer
 from .app import APIError, Service
 
