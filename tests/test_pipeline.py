@@ -125,6 +125,40 @@ def test_a_past_reply_is_cleaned_for_a_new_reader(raw, clean):
     assert clean_for_reader(raw, own="AcmeHelp") == clean
 
 
+@pytest.mark.parametrize(("raw", "clean"), [
+    ("Hi Sam, restart the runner.", "Hi, restart the runner."),
+    ("Thanks Maria Lopez! Glad it works now.", "Thanks! Glad it works now."),
+    ("Dear John: the fix is in 2.3.", "Hello: the fix is in 2.3."),
+    ("Hello Sam\n\nWe can help Sam with Sam's account.",
+     "Hello\n\nWe can help you with your account."),
+    ("Good morning Anna. Update to 2.3.", "Good morning. Update to 2.3."),
+    # Not names: a greeting to everyone, a word after "thanks", code, an e-mail address.
+    ("Hi there, thanks much! Run `Sam.restart()` or mail sam@acme.example.",
+     "Hi there, thanks much! Run `Sam.restart()` or mail sam@acme.example."),
+])
+def test_a_past_customers_name_never_reaches_the_next_one(raw, clean):
+    assert clean_for_reader(raw, own="AcmeHelp", names=("Sam", "42")) == clean
+
+
+def test_a_draft_does_not_greet_the_previous_asker(workspace):
+    thread = make_thread(
+        5, "Runner stuck in pending", "My runner jobs stay pending forever.",
+        [("cara", "Hi Priya, a pending job means no runner has its tags: add the job's tags to "
+          "the runner in Settings > CI/CD > Runners, or untick 'Run tagged jobs only'. Priya's "
+          "project will pick it up at once.", True)])
+    thread.messages[0].author = "Priya"
+    workspace.store.upsert_thread(thread)
+    ticket = Thread("file", "t", "", "jobs pending forever",
+                    messages=[Message("q", "me", "CI jobs stay pending, runner never picks them.",
+                                      "", kind="question",
+                                      text="CI jobs stay pending, runner never picks them.")])
+    draft = workspace.answerer().draft(ticket, save=False)
+    assert not draft.abstained
+    assert "Priya" not in draft.text
+    assert draft.text.startswith("Hi, a pending job means no runner has its tags")
+    assert "your project will pick it up" in draft.text
+
+
 def _chat(number: int, question: str, turns: list[tuple[str, str, bool]]) -> Thread:
     thread = make_thread(number, question[:60], question, turns, source="twcs",
                          project="AppleSupport")

@@ -27,6 +27,7 @@ class Evidence:
     thread_id: int | None = None
     author: str = ""
     created_at: str = ""
+    askers: tuple[str, ...] = ()  # the names of the customers of its thread: never repeated
 
     @property
     def calibrated(self) -> bool:
@@ -86,18 +87,50 @@ _HANDLE = re.compile(r"(?<![\w.@/])@([A-Za-z0-9_]{1,40})\b")
 _CARET_SIGN = re.compile(r"(?:^|\s+)\^[A-Z]{1,4}\b")
 _CODE = re.compile(r"(```.*?(?:```|$)|~~~.*?(?:~~~|$)|`[^`\n]+`)", re.S)
 _END_SIGN = re.compile(r"\s+[/\-–—~]\s?[A-Z]{2,3}(?=(?:\s+https?://\S+)*\s*$)")
+# A greeting addressed by name at the start of a line ("Hi Sam,", "Thanks Maria Lopez!"): the
+# greeting stays, the previous customer's name goes.
+_GREETING = re.compile(
+    r"^([ \t]*(?i:hi|hello|hey|dear|thanks|thank you|good (?:morning|afternoon|evening))),?"
+    r"[ \t]+(?!(?i:there|all|everyone|everybody|team|folks|again|both|so|for|you)\b)"
+    r"[A-Z][\w'’-]{1,30}(?:[ \t]+[A-Z][\w'’-]{1,30})?(?=[ \t]*(?:[,!.:;]|$))",
+    re.M)
 _SPACE_PUNCT = re.compile(r"[ \t]+([,.;:!?])")
 _SPACES = re.compile(r"[ \t]{2,}")
 
 
-def clean_for_reader(text: str, own: str = "") -> str:
+def _name_pattern(names: tuple[str, ...] | list[str]) -> re.Pattern[str] | None:
+    """The customers' names as whole words ("Sam", "Sam's"), longest first; digits-only ids
+    and names under three letters are no names (ids are handled as handles)."""
+    words = sorted({n.strip().lstrip("@") for n in names
+                    if len(n.strip().lstrip("@")) >= 3 and not n.strip().lstrip("@").isdigit()},
+                   key=len, reverse=True)
+    if not words:
+        return None
+    return re.compile(r"(?<![\w@.])(" + "|".join(map(re.escape, words)) + r")(['’]s)?(?![\w@])")
+
+
+def _ungreet(match: re.Match[str]) -> str:
+    greeting = match.group(1)
+    return greeting.replace(greeting.strip(), "Hello") if greeting.strip().lower() == "dear" \
+        else greeting
+
+
+def _unname(match: re.Match[str]) -> str:
+    return "your" if match.group(2) else "you"
+
+
+def clean_for_reader(text: str, own: str = "", names: tuple[str, ...] | list[str] = ()) -> str:
     """A past reply as a new reader should get it: without the handles it was addressed to or
     that name other people, HTML entities decoded, the agent's initials dropped, links kept.
     Code (fenced blocks, `inline`) is left as written: a decorator is not a handle.
 
     `own` is the reply's author: a mention of their own handle ("DM @AcmeHelp") is kept.
+    `names` are the customers of the reply's thread: a greeting by name loses the name ("Hi
+    Sam," becomes "Hi,") and any other mention becomes "you" ("we can help Sam" reads "we can
+    help you"), so one customer's name never reaches another.
     """
     keep = own.lower().lstrip("@")
+    named = _name_pattern(names)
     parts = _CODE.split((text or "").strip())
     # Odd parts are code; the prose between them is cleaned.
     for n in range(0, len(parts), 2):
@@ -106,6 +139,9 @@ def clean_for_reader(text: str, own: str = "") -> str:
             prose = _ADDRESSEES.sub("", prose)
         prose = _HANDLE.sub(
             lambda m: m.group(0) if keep and m.group(1).lower() == keep else "", prose)
+        prose = _GREETING.sub(_ungreet, prose)
+        if named is not None:
+            prose = named.sub(_unname, prose)
         prose = _CARET_SIGN.sub("", prose)
         if n == len(parts) - 1:
             prose = _END_SIGN.sub("", prose)

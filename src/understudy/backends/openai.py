@@ -6,7 +6,7 @@ import re
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from ..evidence import Evidence
+from ..evidence import Evidence, clean_for_reader
 from ..index import KnowledgeItem
 from ..llm import Client, Completion, client_for
 from ..prompts import DONT_KNOW, STOP, build_completion_prompt, build_messages
@@ -50,9 +50,12 @@ def cited(text: str, evidence: list[Evidence]) -> list[Evidence]:
 
 
 def source_item(evidence: Evidence) -> KnowledgeItem:
-    """Evidence as a numbered source of the prompt: the one reply or passage, no thread."""
+    """Evidence as a numbered source of the prompt: the one reply or passage, no thread. A
+    reply is read as a new reader gets it: no other customer's handle or name."""
+    text = evidence.text if evidence.kind != "reply" else clean_for_reader(
+        evidence.text, own=evidence.author, names=evidence.askers)
     return KnowledgeItem(key=evidence.key, kind=evidence.kind, title=evidence.title,
-                         question="", answer=evidence.text, url=evidence.url,
+                         question="", answer=text, url=evidence.url,
                          created_at=evidence.created_at, thread_id=evidence.thread_id)
 
 

@@ -23,7 +23,7 @@ class RetrievalBackend(Backend):
 
     def compose(self, ticket: Thread, evidence: list[Evidence]) -> Composition:
         best = evidence[0]
-        body = clean_for_reader(best.text, own=best.author)
+        body = clean_for_reader(best.text, own=best.author, names=best.askers)
         parts = [body]
         shown = set()
         if best.url:

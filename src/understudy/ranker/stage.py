@@ -41,7 +41,14 @@ def _reply_evidence(thread: Thread, message: Message, hit: Hit, score: float,
     return Evidence(key=f"reply:{message.id}", kind="reply", text=message.body,
                     title=hit.item.title or thread.title, url=hit.item.url or thread.url,
                     score=score, retrieval_score=hit.score, probability=probability,
-                    thread_id=thread.id, author=message.author, created_at=message.created_at)
+                    thread_id=thread.id, author=message.author, created_at=message.created_at,
+                    askers=askers(thread))
+
+
+def askers(thread: Thread) -> tuple[str, ...]:
+    """The customers of a thread (its authors who are neither the team nor a bot)."""
+    return tuple(dict.fromkeys(m.author for m in thread.messages
+                               if m.author and not m.is_team and not m.is_bot))
 
 
 def _item_evidence(hit: Hit, score: float, probability: float | None = None) -> Evidence:
