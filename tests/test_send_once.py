@@ -137,6 +137,44 @@ def test_eight_concurrent_api_sends_post_one_note_and_answer_409(gitlab_server, 
             assert reply.json()["status"] == "sent"
 
 
+def test_two_drafts_of_one_ticket_sent_at_once_post_one_answer(gitlab_server, ws, ticket):
+    """A webhook and `answer --open` (or a forced re-draft) made two drafts of one ticket: of
+    senders racing on both, one answer reaches the customer."""
+    first, second = _draft(ws, ticket), _draft(ws, ticket, "Restart the worker after the upgrade.")
+    gitlab_server.note_delay = 1.0
+    env = {**os.environ, "PYTHONPATH": str(SRC)}
+    procs = [subprocess.Popen([sys.executable, "-m", "understudy", "send", str(d.id), "--yes"],
+                              env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+             for d in (first, second, first, second)]
+    results = [(p.wait(timeout=120), *p.communicate()) for p in procs]
+
+    assert len(gitlab_server.notes("acme/app", 1)) == 1, [r[2] for r in results]
+    statuses = sorted(ws.store.get_draft(d.id).status for d in (first, second))
+    assert statuses == ["new", "sent"]
+    refused = [err for code, _, err in results if code != 0]
+    assert refused and all("Traceback" not in err for err in refused)
+    assert any("already has an answer to its latest message" in err and "--again" in err
+               for err in refused)
+
+
+def test_a_second_answer_needs_again_or_a_new_customer_message(gitlab_server, ws, ticket):
+    first, second = _draft(ws, ticket), _draft(ws, ticket, "Also check the disk space.")
+    send_draft(ws, first.id)
+    with pytest.raises(SendError, match=f"draft {first.id}, sent.*--again"):
+        send_draft(ws, second.id)
+    assert ws.store.get_draft(second.id).status == "new"
+    assert len(gitlab_server.notes("acme/app", 1)) == 1
+    # The customer writes again: the next draft answers that message, and is posted.
+    gitlab_server.add_note("acme/app", 1, "Still failing after the change.", "asker")
+    thread = resolve_ticket(ws, f"{gitlab_server.url}/acme/app/-/issues/1")
+    ws.store.upsert_thread(thread)
+    third = _draft(ws, thread, "Then raise the worker's memory limit.")
+    assert send_draft(ws, third.id).status == "sent"
+    # And one the user insists on goes out with again=True.
+    assert send_draft(ws, second.id, again=True).status == "sent"
+    assert len(gitlab_server.notes("acme/app", 1)) == 4  # 3 answers and the customer's note
+
+
 def test_a_live_claim_is_refused_with_who_and_since(gitlab_server, ws, ticket):
     draft = _draft(ws, ticket)
     assert ws.store.claim_draft(draft.id, new_claimant(), "new", None, ANSWER)  # this process

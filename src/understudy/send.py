@@ -5,6 +5,10 @@ that only one sender can win), the destination is searched for the draft's marke
 posted (or the earlier post is edited), and the draft is recorded 'sent' with the text the
 destination shows. A claim left by a sender that died is taken over once it is stale; the marker
 search then finds what that sender had already posted, so nothing is posted twice.
+
+A ticket gets one answer per customer message: the claim records the message it answers, and
+of two drafts of one ticket (drafted twice, or by a webhook and `answer --open` at once) only
+the first claimed is posted; the other is refused unless sent with `again`.
 """
 
 from __future__ import annotations
@@ -18,9 +22,11 @@ from datetime import UTC, datetime
 
 from .destinations.base import Destination, Posted
 from .errors import SendError, UnderstudyError
+from .evidence import bot_accounts, is_own_post
 from .marker import MARKER, marker
 from .plugins import load, registry
 from .records import Draft, Thread
+from .store.sending import AlreadyAnswered
 from .text.outgoing import safe_outgoing
 from .workspace import Workspace
 
@@ -76,10 +82,13 @@ def send_draft(
     internal: bool = False,
     wait: float = 0.0,
     destination: Destination | None = None,
+    again: bool = False,
 ) -> Draft:
     """Post the draft's final text (or `text`) once, however many senders try at the same time.
 
     Args:
+        again: post it even when another draft of the ticket already answered the same
+            customer message (by default that send is refused).
         wait: seconds to wait for another sender that holds the claim to finish; past it the
             send is refused with "already being sent".
         destination: where to post (default: the one registered for the thread's source).
@@ -103,10 +112,20 @@ def send_draft(
             f"Draft {draft.id} abstained (no confident answer): write the answer and send it "
             f"with 'understudy send {draft.id} --file EDITED'"
         )
+    if internal and destination.no_internal:
+        raise SendError(destination.no_internal)
     settings = workspace.settings
     timeout = float(settings.get("send_claim_timeout") or CLAIM_TIMEOUT)
     claimant = new_claimant()
-    claimed, back_to = _claim(workspace, draft, claimant, text, wait, timeout)
+    answers = None if again else answered_message(thread, bot_accounts(settings.get("bot_account")))
+    try:
+        claimed, back_to = _claim(workspace, draft, claimant, text, wait, timeout, answers)
+    except AlreadyAnswered as taken:
+        raise SendError(
+            f"Ticket {thread.id} already has an answer to its latest message (draft "
+            f"{taken.draft_id}, {taken.status}); draft {draft.id} was not posted: to post it as "
+            f"well, run 'understudy send {draft.id} --again'"
+        ) from None
     if claimed.status == "sent":
         return _already_sent(workspace, claimed, text)
     allowed = settings.get("allowed_quick_actions") or ()
@@ -131,9 +150,19 @@ def send_draft(
     return _record(workspace, claimed, claimant, final, posted)
 
 
+def answered_message(thread: Thread, bots: frozenset[str] = frozenset()) -> str:
+    """The customer message a draft of `thread` answers: "THREAD:MESSAGE" for its latest
+    message that neither the team, a bot nor understudy wrote."""
+    for position in range(len(thread.messages) - 1, -1, -1):
+        message = thread.messages[position]
+        if not (message.is_team or message.is_bot or is_own_post(message, bots)):
+            return f"{thread.id}:{message.external_id or position}"
+    return f"{thread.id}:0"
+
+
 def _claim(
     workspace: Workspace, draft: Draft, claimant: str, text: str | None, wait: float,
-    timeout: float,
+    timeout: float, answers: str | None = None,
 ) -> tuple[Draft, str]:
     """The draft claimed by `claimant` (or found sent by another), and its status before."""
     store = workspace.store
@@ -148,7 +177,8 @@ def _claim(
         free = current.status in ("new", "saved")
         if free or (current.status == "sending" and claim_is_stale(current, timeout)):
             final = text if text is not None else (current.final_text or current.text)
-            if store.claim_draft(current.id, claimant, current.status, current.claimed_by, final):
+            if store.claim_draft(current.id, claimant, current.status, current.claimed_by, final,
+                                 answers):
                 back_to = current.status if free else "saved"
                 return store.get_draft(current.id), back_to
         elif time.monotonic() >= deadline:

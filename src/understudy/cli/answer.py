@@ -134,6 +134,9 @@ def send(
     file: Path | None = typer.Option(None, "--file", help="Send this edited text instead."),
     internal: bool = typer.Option(False, "--internal", help="Post an internal note."),
     yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask for confirmation."),
+    again: bool = typer.Option(
+        False, "--again",
+        help="Post it even if another draft already answered the ticket's latest message."),
     json_out: bool = typer.Option(False, "--json", help="Print the sent draft as JSON."),
 ) -> None:
     """Post a draft back where its ticket came from (once, even if retried)."""
@@ -151,7 +154,7 @@ def send(
         render_draft(console, draft)
         typer.confirm(f"Send draft {draft_id} to {draft.thread_url}?", abort=True)
     # Another sender holding the draft usually finishes within seconds: wait, then report.
-    sent = send_draft(ws, draft_id, text=text, internal=internal, wait=SEND_WAIT)
+    sent = send_draft(ws, draft_id, text=text, internal=internal, wait=SEND_WAIT, again=again)
     if json_out:
         print_json(sent.to_dict())
     else:

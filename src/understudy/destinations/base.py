@@ -23,6 +23,8 @@ class Destination(ABC):
     """Posts a body to the thread it belongs to, at most once per marker."""
 
     name: str = ""
+    # Why an internal (team-only) post is refused here; empty when the destination has them.
+    no_internal: str = ""
 
     def __init__(self, settings: Settings):
         self.settings = settings

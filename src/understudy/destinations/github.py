@@ -15,6 +15,7 @@ class GitHubDestination(Destination):
     twice."""
 
     name = "github"
+    no_internal = "GitHub issues have no internal comments: send without --internal"
 
     def find(self, thread: Thread, marker: str) -> Posted | None:
         """The comment (searched over every page) whose body carries `marker`."""
@@ -28,7 +29,7 @@ class GitHubDestination(Destination):
     def post(self, thread: Thread, body: str, internal: bool = False) -> Posted:
         """Create a comment with `body` as markdown."""
         if internal:
-            raise SendError("GitHub issues have no internal comments: send without --internal")
+            raise SendError(self.no_internal)
         instance, issue, label = self._issue(thread)
         with github_errors(instance, f"a comment on {label}", SendError):
             comment = issue.create_comment(body)

@@ -276,6 +276,18 @@ def m010_token_scopes(db: sqlite3.Connection) -> None:
     )
 
 
+@migration
+def m011_one_answer_per_message(db: sqlite3.Connection) -> None:
+    # A claimed or sent draft records the customer message it answers ("thread:message"); the
+    # unique index lets one draft of a thread, not two, be posted as the answer to it.
+    db.executescript(
+        """
+        ALTER TABLE drafts ADD COLUMN answers TEXT;
+        CREATE UNIQUE INDEX drafts_one_answer ON drafts (answers) WHERE answers IS NOT NULL;
+        """
+    )
+
+
 def now() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
