@@ -3,7 +3,7 @@ PYTHON ?= python3
 export HF_HUB_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: install demo test test-fast lint bench
+.PHONY: install demo test test-fast test-postgres lint bench
 
 install:
 	$(PYTHON) -m pip install -q -e '.[dev]'
@@ -24,12 +24,19 @@ lint:
 browser:
 	command -v chromium >/dev/null || (apt-get update -qq && apt-get install -y -qq chromium)
 
+# The whole suite on SQLite (the default store), then every test that needs no model again with
+# each workspace on PostgreSQL (a server the tests start from the pgserver wheel).
 test: install lint browser
 	$(PYTHON) -m pytest -q
+	UNDERSTUDY_TEST_DATABASE=postgresql $(PYTHON) -m pytest -q -m "not slow"
 
 # The quick loop: everything but the tests that need the real model, Chromium or training.
 test-fast:
 	$(PYTHON) -m pytest -q -m "not slow"
+
+# Everything on PostgreSQL.
+test-postgres:
+	UNDERSTUDY_TEST_DATABASE=postgresql $(PYTHON) -m pytest -q
 
 bench: install
 	$(PYTHON) benchmarks/run.py

@@ -72,9 +72,17 @@ def phase_write(home: Path, size: int) -> dict:
         "write_s": write_s,
         "resync_unchanged": again.count("unchanged"),
         "resync_s": resync_s,
-        "db_mb": (home / "understudy.db").stat().st_size / 2**20,
+        "db_mb": database_mb(store, home),
         "peak_rss_mb": peak_rss_mb(),
     }
+
+
+def database_mb(store, home: Path) -> float:
+    """The size of the workspace's database: its SQLite file, or its PostgreSQL database."""
+    if store.dialect == "postgresql":
+        size = store.db.execute("SELECT pg_database_size(current_database())").fetchone()[0]
+        return size / 2**20
+    return (home / "understudy.db").stat().st_size / 2**20
 
 
 def raw_encode(embedder, texts: list[str]) -> tuple[float, float]:
@@ -231,6 +239,14 @@ def machine() -> dict:
             "torch": torch.__version__}
 
 
+# Rows that benchmarks/stores.py shows too: (label, cell of one size's results).
+SYNC_ROWS = (
+    ("sync write (threads/s)", lambda r: f"{r['write']['threads'] / r['write']['write_s']:,.0f}"),
+    ("re-sync unchanged (threads/s)",
+     lambda r: f"{r['write']['threads'] / r['write']['resync_s']:,.0f}"),
+)
+
+
 def render(results: dict[int, dict], info: dict, command: str, when: str, args_sample: int
            ) -> str:
     """The speed section of docs/benchmarks.md."""
@@ -259,10 +275,7 @@ def render(results: dict[int, dict], info: dict, command: str, when: str, args_s
         "",
         head,
         rule,
-        row("sync write (threads/s)",
-            lambda r: f"{r['write']['threads'] / r['write']['write_s']:,.0f}"),
-        row("re-sync unchanged (threads/s)",
-            lambda r: f"{r['write']['threads'] / r['write']['resync_s']:,.0f}"),
+        *(row(label, fn) for label, fn in SYNC_ROWS),
         row("knowledge items", lambda r: f"{r['build']['items']:,}"),
         row("raw encode (texts/s)", lambda r: f"{r['build']['raw_encode_s']:,.0f}"),
         row("index build (items/s, embedding included)", lambda r: embedded(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import os
 
 import pytest
@@ -15,18 +16,63 @@ os.environ["TOKENIZERS_PARALLELISM"] = "false"
 SECRET_VARS = (
     "GITLAB_URL", "GITLAB_HOST", "GITLAB_TOKEN", "GITLAB_PRIVATE_TOKEN", "GITHUB_TOKEN",
     "OPENAI_API_KEY", "OPENAI_BASE_URL", "SLACK_BOT_TOKEN", "SLACK_SIGNING_SECRET",
-    "SLACK_APP_TOKEN",
+    "SLACK_APP_TOKEN", "UNDERSTUDY_DATABASE_URL",
 )
+# UNDERSTUDY_TEST_DATABASE=postgresql runs every workspace of the suite on PostgreSQL.
+ALL_ON_POSTGRES = os.environ.get("UNDERSTUDY_TEST_DATABASE") == "postgresql"
+
+
+class Postgres:
+    """A real PostgreSQL (with pgvector) from the pgserver wheel: one server per test session,
+    a new empty database for each test that asks."""
+
+    def __init__(self, folder):
+        import pgserver
+
+        self.server = pgserver.get_server(folder, cleanup_mode="stop")
+        self.uri = self.server.get_uri()
+        self.numbers = itertools.count(1)
+
+    def new_database(self) -> str:
+        import psycopg
+
+        name = f"test_{os.getpid()}_{next(self.numbers)}"
+        with psycopg.connect(self.uri, autocommit=True) as admin:
+            admin.execute(f"CREATE DATABASE {name}")
+        return self.uri.replace("/postgres?", f"/{name}?", 1)
+
+
+@pytest.fixture(scope="session")
+def postgres(tmp_path_factory):
+    server = Postgres(tmp_path_factory.mktemp("postgres"))
+    yield server
+    server.server.cleanup()
 
 
 @pytest.fixture(autouse=True)
-def home(tmp_path, monkeypatch):
+def home(tmp_path, monkeypatch, request):
     """Every test gets its own workspace folder and no secrets from the environment."""
     path = tmp_path / "home"
     monkeypatch.setenv("UNDERSTUDY_HOME", str(path))
     for var in SECRET_VARS:
         monkeypatch.delenv(var, raising=False)
+    if ALL_ON_POSTGRES:
+        url = request.getfixturevalue("postgres").new_database()
+        monkeypatch.setenv("UNDERSTUDY_DATABASE_URL", url)
     return path
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database(request, home, tmp_path, monkeypatch):
+    """The store under test, on each database: a SQLite file, or a new PostgreSQL database
+    that the workspace also uses (UNDERSTUDY_DATABASE_URL)."""
+    if request.param == "sqlite":
+        monkeypatch.delenv("UNDERSTUDY_DATABASE_URL", raising=False)
+        home.mkdir(parents=True, exist_ok=True)
+        return str(home / "understudy.db")
+    url = request.getfixturevalue("postgres").new_database()
+    monkeypatch.setenv("UNDERSTUDY_DATABASE_URL", url)
+    return url
 
 
 @pytest.fixture(scope="session", autouse=True)

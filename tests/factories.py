@@ -51,5 +51,7 @@ def run_cli(monkeypatch, *args: str) -> tuple[int, str, str]:
             code = 0
         except SystemExit as exc:
             code = exc.code
+        sys.stdout.flush()  # print() writes through a buffer that getvalue() does not see
+        sys.stderr.flush()
         out, err = streams[0].getvalue().decode(), streams[1].getvalue().decode()
     return code, out, err

@@ -92,7 +92,7 @@ def test_claim_columns_on_a_blank_database_and_after_an_upgrade(tmp_path):
 
 
 @pytest.mark.parametrize("senders", [2, 3])
-def test_concurrent_cli_sends_post_one_note(gitlab_server, ws, ticket, senders):
+def test_concurrent_cli_sends_post_one_note(database, gitlab_server, ws, ticket, senders):
     draft = _draft(ws, ticket)
     gitlab_server.note_delay = 1.5  # the first post is still in flight when the others look
 
@@ -109,7 +109,8 @@ def test_concurrent_cli_sends_post_one_note(gitlab_server, ws, ticket, senders):
     assert sent.claimed_by is None
 
 
-def test_eight_concurrent_api_sends_post_one_note_and_answer_409(gitlab_server, ws, ticket):
+def test_eight_concurrent_api_sends_post_one_note_and_answer_409(database, gitlab_server, ws,
+                                                                 ticket):
     draft = _draft(ws, ticket)
     gitlab_server.note_delay = 0.5
     client, headers = make_client(ws)
@@ -137,7 +138,7 @@ def test_eight_concurrent_api_sends_post_one_note_and_answer_409(gitlab_server, 
             assert reply.json()["status"] == "sent"
 
 
-def test_two_drafts_of_one_ticket_sent_at_once_post_one_answer(gitlab_server, ws, ticket):
+def test_two_drafts_of_one_ticket_sent_at_once_post_one_answer(database, gitlab_server, ws, ticket):
     """A webhook and `answer --open` (or a forced re-draft) made two drafts of one ticket: of
     senders racing on both, one answer reaches the customer."""
     first, second = _draft(ws, ticket), _draft(ws, ticket, "Restart the worker after the upgrade.")
@@ -157,7 +158,7 @@ def test_two_drafts_of_one_ticket_sent_at_once_post_one_answer(gitlab_server, ws
                for err in refused)
 
 
-def test_a_second_answer_needs_again_or_a_new_customer_message(gitlab_server, ws, ticket):
+def test_a_second_answer_needs_again_or_a_new_customer_message(database, gitlab_server, ws, ticket):
     first, second = _draft(ws, ticket), _draft(ws, ticket, "Also check the disk space.")
     send_draft(ws, first.id)
     with pytest.raises(SendError, match=f"draft {first.id}, sent.*--again"):

@@ -1,4 +1,5 @@
-"""The store: named migrations on a blank database and on an upgrade, idempotent upserts."""
+"""The store, on SQLite and on PostgreSQL (the `database` fixture runs each test on both):
+named migrations on a blank database and on an upgrade, idempotent upserts."""
 
 from __future__ import annotations
 
@@ -9,18 +10,21 @@ from factories import make_thread
 from understudy.records import Draft, SourceRef
 from understudy.store import Store
 from understudy.store.migrations import MIGRATIONS, applied, migrate
+from understudy.store.postgres import PostgresConnection, is_postgres_url
 
 
-def test_blank_database_gets_every_migration(tmp_path):
-    store = Store(tmp_path / "blank.db")
+def test_blank_database_gets_every_migration(database):
+    store = Store(database)
     assert applied(store.db) == [name for name, _ in MIGRATIONS]
-    mode = store.db.execute("PRAGMA journal_mode").fetchone()[0]
-    assert mode == "wal"
+    if store.dialect == "sqlite":
+        assert store.db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    else:
+        assert store.db.execute("SELECT current_setting('server_version_num')").fetchone()[0]
 
 
-def test_upgrade_from_the_first_schema_keeps_data(tmp_path):
-    path = tmp_path / "old.db"
-    db = sqlite3.connect(path)
+def test_upgrade_from_the_first_schema_keeps_data(database):
+    path = database
+    db = PostgresConnection(database) if is_postgres_url(database) else sqlite3.connect(database)
     first = MIGRATIONS[0][0]
     assert migrate(db, upto=first) == [first]
     db.execute(
@@ -36,8 +40,8 @@ def test_upgrade_from_the_first_schema_keeps_data(tmp_path):
     assert store.count("passages") == 0  # tables of later migrations exist
 
 
-def test_sync_twice_changes_nothing(tmp_path):
-    store = Store(tmp_path / "s.db")
+def test_sync_twice_changes_nothing(database):
+    store = Store(database)
     thread = make_thread(1, "Export fails", "CSV export crashes", [("dev", "Set X=1", True)])
     assert store.upsert_thread(thread) == "new"
     again = make_thread(1, "Export fails", "CSV export crashes", [("dev", "Set X=1", True)])
@@ -52,8 +56,8 @@ def test_sync_twice_changes_nothing(tmp_path):
     assert store.count("threads") == 1
 
 
-def test_draft_round_trip_and_needing_answer(tmp_path):
-    store = Store(tmp_path / "d.db")
+def test_draft_round_trip_and_needing_answer(database):
+    store = Store(database)
     answered = make_thread(1, "A", "q", [("dev", "answer", True)], state="opened")
     waiting = make_thread(2, "B", "q2", [("alice", "me too", False)], state="opened")
     closed = make_thread(3, "C", "q3", [], state="closed")
@@ -72,12 +76,12 @@ def test_draft_round_trip_and_needing_answer(tmp_path):
     assert [d.final_text for d in store.drafts(status="saved")] == ["edited"]
 
 
-def test_cursors_and_state_survive_reopen(tmp_path):
-    store = Store(tmp_path / "c.db")
+def test_cursors_and_state_survive_reopen(database):
+    store = Store(database)
     store.set_cursor("gitlab", "acme/app", "2024-05-01T00:00:00Z")
     store.set_state("queue", [3, 1, 2])
     store.close()
-    store = Store(tmp_path / "c.db")
+    store = Store(database)
     assert store.get_cursor("gitlab", "acme/app") == "2024-05-01T00:00:00Z"
     assert store.get_state("queue") == [3, 1, 2]
     assert store.get_cursor("gitlab", "other") is None
@@ -96,8 +100,8 @@ def test_home_that_is_a_file_is_one_line(tmp_path):
     assert "Traceback" not in result.output
 
 
-def test_threads_read_by_id_in_one_go(tmp_path):
-    store = Store(tmp_path / "kb.db")
+def test_threads_read_by_id_in_one_go(database):
+    store = Store(database)
     for number in (1, 2, 3):
         store.upsert_thread(make_thread(number, f"Topic {number}", f"Question {number}"))
     ids = [store.find_thread("gitlab", f"acme/app#{n}").id for n in (3, 1)]

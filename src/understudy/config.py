@@ -27,6 +27,7 @@ SECRET_ENV = {
     "slack_signing_secret": ("SLACK_SIGNING_SECRET",),
     "slack_app_token": ("SLACK_APP_TOKEN",),
     "gitlab_webhook_secret": ("GITLAB_WEBHOOK_SECRET",),
+    "database_url": ("UNDERSTUDY_DATABASE_URL",),
 }
 
 

@@ -192,6 +192,19 @@ class IndexStats:
     removed: int
 
 
+class _Loaded:
+    """One build of the index: the items, their vectors, columns for filtering without a Python
+    loop per query, and the BM25 model (made on the first search)."""
+
+    def __init__(self, items: list[KnowledgeItem], matrix: np.ndarray):
+        self.items, self.matrix = items, matrix
+        self.created = np.array([i.created_at for i in items], dtype=str)
+        self.thread_ids = np.array([i.thread_id or -1 for i in items], dtype=np.int64)
+        self.kinds = np.array([i.kind for i in items], dtype=str)
+        self.keys = np.array([i.key for i in items], dtype=str)
+        self.bm25: BM25 | None = None
+
+
 class KnowledgeIndex:
     """All knowledge items of a store, kept in memory; embeddings cached in the store."""
 
@@ -199,11 +212,11 @@ class KnowledgeIndex:
         self.store = store
         self._embedder = embedder
         self.weight = weight
-        self.items: list[KnowledgeItem] = []
-        self.matrix = np.zeros((0, 0), dtype=np.float32)
-        self._bm25: BM25 | None = None
+        self._state = _Loaded([], np.zeros((0, 0), dtype=np.float32))
         self._loaded = False
         self._bm25_lock = threading.Lock()
+        self._build_lock = threading.Lock()
+        self._fingerprint: tuple | None = None  # the store's knowledge when last built
         self.extra_patterns: list[str] = []
         self._query_vectors: OrderedDict[str, np.ndarray] = OrderedDict()
         self._query_lock = threading.Lock()  # searches run on many server threads
@@ -219,13 +232,42 @@ class KnowledgeIndex:
         return self._loaded
 
     @property
+    def items(self) -> list[KnowledgeItem]:
+        return self._state.items
+
+    @property
+    def matrix(self) -> np.ndarray:
+        return self._state.matrix
+
+    @property
     def bm25(self) -> BM25:
+        return self._bm25_of(self._state)
+
+    def _bm25_of(self, state: _Loaded) -> BM25:
         """The BM25 model of the items, made on the first search: `understudy index` never
         searches, and tokenising every item is most of an up-to-date index's run."""
         with self._bm25_lock:
-            if self._bm25 is None:
-                self._bm25 = BM25(i.search_text for i in self.items)
-            return self._bm25
+            if state.bm25 is None:
+                state.bm25 = BM25(i.search_text for i in state.items)
+            return state.bm25
+
+    def stale(self) -> bool:
+        """Whether the store's knowledge changed since the last build (another process synced
+        or removed threads, pages or code)."""
+        return self._loaded and self.store.knowledge_fingerprint() != self._fingerprint
+
+    def refresh(self) -> bool:
+        """Build again if the store changed; searches meanwhile use the previous build, and
+        only one refresh runs at a time. True if it rebuilt."""
+        if not self.stale() or not self._build_lock.acquire(blocking=False):
+            return False
+        try:
+            if not self.stale():
+                return False
+            self.build()
+            return True
+        finally:
+            self._build_lock.release()
 
     def collect(self) -> list[KnowledgeItem]:
         """Every knowledge item in the store: answered threads, passages, annotated snippets."""
@@ -255,6 +297,7 @@ class KnowledgeIndex:
     ) -> IndexStats:
         """Embed what is new or changed, drop what is gone, and load everything for search."""
         model = self.embedder.name
+        fingerprint = self.store.knowledge_fingerprint()  # before reading: a later change shows
         items = self.collect()
         known = {} if rebuild else self.store.embedding_hashes(model)
         rows = {item.key: row for row, item in enumerate(items)}
@@ -285,13 +328,9 @@ class KnowledgeIndex:
             row = rows.get(key)
             if row is not None and row not in fresh:
                 matrix[row] = np.frombuffer(blob, dtype=np.float32)
-        self.items, self.matrix = items, matrix
-        # Columns for filtering without a Python loop per query.
-        self._created = np.array([i.created_at for i in items], dtype=str)
-        self._thread_ids = np.array([i.thread_id or -1 for i in items], dtype=np.int64)
-        self._kinds = np.array([i.kind for i in items], dtype=str)
-        self._keys = np.array([i.key for i in items], dtype=str)
-        self._bm25, self._loaded = None, True
+        # One assignment: a search running meanwhile reads the previous build whole.
+        self._state = _Loaded(items, matrix)
+        self._fingerprint, self._loaded = fingerprint, True
         return IndexStats(len(items), len(todo), len(items) - len(todo), len(removed))
 
     def query_vector(self, query: str) -> np.ndarray:
@@ -321,32 +360,33 @@ class KnowledgeIndex:
         """The k best items for `query`; `before` keeps only items created earlier (ISO time)."""
         if not self.ready:
             self.build()
-        if not self.items:
+        state = self._state
+        if not state.items:
             return []
         vector = self.query_vector(query)
-        cosine = self.matrix @ vector
-        bm25 = self.bm25.scores(query)
+        cosine = state.matrix @ vector
+        bm25 = self._bm25_of(state).scores(query)
         if before or exclude_threads or kinds or exclude_keys:
-            allowed = np.ones(len(self.items), dtype=bool)
+            allowed = np.ones(len(state.items), dtype=bool)
             if before:
-                allowed &= (self._created != "") & (self._created < before)
+                allowed &= (state.created != "") & (state.created < before)
             if exclude_threads:
-                allowed &= ~np.isin(self._thread_ids, list(exclude_threads))
+                allowed &= ~np.isin(state.thread_ids, list(exclude_threads))
             if kinds:
-                allowed &= np.isin(self._kinds, list(kinds))
+                allowed &= np.isin(state.kinds, list(kinds))
             if exclude_keys:
-                allowed &= ~np.isin(self._keys, list(exclude_keys))
+                allowed &= ~np.isin(state.keys, list(exclude_keys))
             # BM25 is scaled by the best score among the items allowed, so a search without
             # some items scores as if they were not in the index at all.
             fused = np.where(allowed, fuse(np.where(allowed, bm25, 0.0), cosine, self.weight),
                              -np.inf)
         else:
             fused = fuse(bm25, cosine, self.weight)
-        k = min(k, len(self.items))
+        k = min(k, len(state.items))
         top = np.argpartition(-fused, k - 1)[:k]
         top = top[np.argsort(-fused[top], kind="stable")]
         return [
-            Hit(self.items[i], float(fused[i]), float(cosine[i]), float(bm25[i]))
+            Hit(state.items[i], float(fused[i]), float(cosine[i]), float(bm25[i]))
             for i in top
             if np.isfinite(fused[i])
         ]

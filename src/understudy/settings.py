@@ -115,6 +115,10 @@ SETTINGS: tuple[Setting, ...] = (
             "of PyTorch), `onnx-fp32` (PyTorch's vectors exactly) or `torch`", SERVING),
     Setting("rate_limit_per_minute", "number", 600,
             "requests per minute per API token", SERVING),
+    Setting("index_refresh_seconds", "number", 30,
+            "how often a running server checks the database for threads, pages or code "
+            "another process synced, and rebuilds its index in the background (`0`: never)",
+            SERVING),
     Setting("gitlab_webhook_secret", "string", None,
             "the webhook's secret token (or `GITLAB_WEBHOOK_SECRET`)", SERVING),
 )

@@ -9,6 +9,8 @@ from typing import TYPE_CHECKING
 from .config import Settings, default_home
 from .errors import ConfigError
 from .store import Store
+from .store.postgres import is_postgres_url
+from .text.masking import redact_url_credentials
 
 if TYPE_CHECKING:
     from .answer import Answerer
@@ -40,7 +42,15 @@ class Workspace:
 
     @cached_property
     def store(self) -> Store:
-        return Store(self.home / DB_FILE)
+        """The workspace's SQLite file, or the PostgreSQL database UNDERSTUDY_DATABASE_URL
+        (or `database_url` in settings) names."""
+        url = self.settings.secret("database_url")
+        if url and not is_postgres_url(url):
+            raise ConfigError(
+                f"database_url must start with postgresql:// (got {redact_url_credentials(url)!r}):"
+                f" unset it to use the workspace's SQLite file"
+            )
+        return Store(url or self.home / DB_FILE)
 
     @cached_property
     def encoder(self) -> Encoder:

@@ -68,7 +68,7 @@ def workspace(ctx: typer.Context) -> Workspace:
     return root.obj
 
 
-from . import answer, dataset, demo, eval, index, jobs, review, serve, sync, train  # noqa: E402,F401  (registers commands)
+from . import answer, dataset, db, demo, eval, index, jobs, review, serve, sync, train  # noqa: E402,F401  (registers commands)
 
 
 def main() -> None:

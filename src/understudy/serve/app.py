@@ -126,12 +126,15 @@ class Service:
         self._lock = threading.Lock()
         self.hook_lock = threading.Lock()
         self._touched: dict[int, float] = {}
+        self.refresh_every = float(self.settings.get("index_refresh_seconds") or 0)
+        self._checked = time.monotonic()
 
     def answerer(self, backend: str | None = None, model: str | None = None) -> Answerer:
         """The process's answerer for `backend` (and `model`); the index is built once."""
         key = (backend or self.backend, model)
         answerer = self._answerers.get(key)
         if answerer is not None:
+            self._refresh_soon(answerer)
             return answerer
         with self._lock:
             if key not in self._answerers:
@@ -143,6 +146,15 @@ class Service:
                     index._embedder = serving_embedder(index.embedder, self.query_encoder)
                 self._answerers[key] = answerer
             return self._answerers[key]
+
+    def _refresh_soon(self, answerer: Answerer) -> None:
+        """Every `index_refresh_seconds`, look for knowledge another process synced into the
+        database; if there is, rebuild the index on a thread while answers use the last one."""
+        if not self.refresh_every or time.monotonic() - self._checked < self.refresh_every:
+            return
+        self._checked = time.monotonic()
+        threading.Thread(target=answerer.index.refresh, name="index-refresh",
+                         daemon=True).start()
 
     def ticket(self, thread: Thread) -> Thread:
         """The stored copy of `thread`, stored now if it is new or changed."""

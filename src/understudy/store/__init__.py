@@ -1,4 +1,8 @@
-"""The SQLite store: threads, messages, passages, drafts, cursors and review state."""
+"""The store: threads, messages, passages, drafts, cursors and review state.
+
+One SQLite file by default; a `postgresql://` URL (UNDERSTUDY_DATABASE_URL or `database_url`)
+puts the same tables, through the same queries and migrations, in PostgreSQL.
+"""
 
 from __future__ import annotations
 
@@ -12,6 +16,7 @@ from typing import Any
 from ..errors import NotFoundError
 from ..records import Draft, Message, Passage, SourceRef, Thread
 from .migrations import migrate, now
+from .postgres import PostgresConnection, is_postgres_url
 from .sending import SendQueries
 from .snippets import SnippetQueries
 
@@ -20,20 +25,38 @@ __all__ = ["MAX_ID", "Store", "now"]
 MAX_ID = 2**63 - 1  # SQLite's largest INTEGER: a bigger id names no row and cannot be bound
 
 
-class Store(SnippetQueries, SendQueries):
-    """One workspace's database. Safe to share between threads (one writer at a time)."""
+class SQLiteConnection(sqlite3.Connection):
+    dialect = "sqlite"
 
-    def __init__(self, path: Path | str):
-        self.path = Path(path)
-        if str(path) != ":memory:":
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-        self.db = sqlite3.connect(str(path), check_same_thread=False, timeout=30)
-        self.db.row_factory = sqlite3.Row
-        self.db.execute("PRAGMA journal_mode=WAL")
-        self.db.execute("PRAGMA foreign_keys=ON")
-        self.db.execute("PRAGMA synchronous=NORMAL")
+
+class Store(SnippetQueries, SendQueries):
+    """One workspace's database. Safe to share between threads (one writer at a time).
+
+    `target` is a SQLite file (or ":memory:") or a `postgresql://` URL.
+    """
+
+    def __init__(self, target: Path | str):
+        self.url = str(target) if is_postgres_url(target) else None
         self.lock = threading.RLock()
+        if self.url:
+            self.path = None
+            self.db: Any = PostgresConnection(self.url)
+        else:
+            self.path = Path(target)
+            if str(target) != ":memory:":
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+            self.db = sqlite3.connect(str(target), check_same_thread=False, timeout=30,
+                                      factory=SQLiteConnection)
+            self.db.row_factory = sqlite3.Row
+            self.db.execute("PRAGMA journal_mode=WAL")
+            self.db.execute("PRAGMA foreign_keys=ON")
+            self.db.execute("PRAGMA synchronous=NORMAL")
         migrate(self.db)
+
+    @property
+    def dialect(self) -> str:
+        """"sqlite" or "postgresql"."""
+        return self.db.dialect
 
     def close(self) -> None:
         self.db.close()
@@ -154,6 +177,18 @@ class Store(SnippetQueries, SendQueries):
                                            bool(r[13]), r[9], r[14]))
         if thread is not None:
             yield thread
+
+    def knowledge_fingerprint(self) -> tuple:
+        """Changes whenever threads, doc passages or code snippets are added, changed or
+        removed, by this process or another: how a running index knows it is behind."""
+        row = self.db.execute(
+            "SELECT (SELECT COUNT(*) FROM threads), (SELECT MAX(synced_at) FROM threads),"
+            " (SELECT COUNT(*) FROM passages), (SELECT MAX(id) FROM passages),"
+            " (SELECT SUM(LENGTH(content_hash) + LENGTH(text)) FROM passages),"
+            " (SELECT COUNT(*) FROM snippets), (SELECT MAX(id) FROM snippets),"
+            " (SELECT SUM(LENGTH(content_hash) + LENGTH(code)) FROM snippets)"
+        ).fetchone()
+        return tuple(row)
 
     def count(self, table: str) -> int:
         assert table in {"threads", "messages", "passages", "snippets", "drafts", "embeddings"}
@@ -535,7 +570,10 @@ class Store(SnippetQueries, SendQueries):
         sql, params = "SELECT * FROM calls", []
         if backend:
             sql, params = sql + " WHERE backend = ?", [backend]
-        rows = self.db.execute(sql + " ORDER BY id DESC LIMIT ?", [*params, limit or -1])
+        sql += " ORDER BY id DESC"
+        if limit:
+            sql, params = sql + " LIMIT ?", [*params, limit]
+        rows = self.db.execute(sql, params)
         return [_call(r) for r in reversed(rows.fetchall())]
 
 

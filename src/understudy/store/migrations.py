@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 
 Migration = Callable[[sqlite3.Connection], None]
 MIGRATIONS: list[tuple[str, Migration]] = []
+MIGRATION_LOCK = 0x756E6465  # the advisory lock key migrations hold on PostgreSQL
 
 
 def migration(fn: Migration) -> Migration:
@@ -294,11 +295,24 @@ def now() -> str:
 
 def applied(db: sqlite3.Connection) -> list[str]:
     db.execute("CREATE TABLE IF NOT EXISTS migrations (name TEXT PRIMARY KEY, applied_at TEXT)")
-    return [row[0] for row in db.execute("SELECT name FROM migrations ORDER BY rowid")]
+    return [row[0] for row in db.execute("SELECT name FROM migrations ORDER BY name")]
 
 
 def migrate(db: sqlite3.Connection, upto: str | None = None) -> list[str]:
-    """Apply the migrations not yet recorded (up to and including `upto`); returns their names."""
+    """Apply the migrations not yet recorded (up to and including `upto`); returns their names.
+
+    On PostgreSQL an advisory lock makes processes that start at once migrate one at a time.
+    """
+    if getattr(db, "dialect", "sqlite") == "postgresql":
+        db.advisory_lock(MIGRATION_LOCK)
+        try:
+            return _migrate(db, upto)
+        finally:
+            db.advisory_unlock(MIGRATION_LOCK)
+    return _migrate(db, upto)
+
+
+def _migrate(db: sqlite3.Connection, upto: str | None) -> list[str]:
     done = set(applied(db))
     ran = []
     for name, fn in MIGRATIONS:

@@ -45,7 +45,7 @@ class SendQueries:
                     (claimant, stamp, final_text, stamp, answers, draft_id, seen_status,
                      seen_claimant),
                 )
-        except sqlite3.IntegrityError:
+        except self.db.IntegrityError:
             row = self.db.execute("SELECT id, status FROM drafts WHERE answers = ?",
                                   (answers,)).fetchone()
             raise AlreadyAnswered(answers or "", row["id"] if row else None,
