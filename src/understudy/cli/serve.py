@@ -30,18 +30,27 @@ def serve(
     slack_socket: bool = typer.Option(
         False, "--slack-socket", help="Also connect to Slack in Socket Mode (SLACK_APP_TOKEN)."
     ),
+    workers: int = typer.Option(
+        1, "--workers", min=1, max=64,
+        help="Worker processes (each loads the model and the index; best with PostgreSQL)."),
 ) -> None:
     """Serve the API, web page, Slack app and GitLab webhook."""
     if ctx.invoked_subcommand is not None:
         return
     if not 0 < port < 65536:
         raise UsageError(f"--port {port} is not a port: use 1-65535")
+    if workers > 1 and slack_socket:
+        raise UsageError("--slack-socket holds one connection to Slack: run it with --workers 1 "
+                         "(Slack's HTTP events work with any number of workers)")
     from ..serve import create_app
 
     ws = workspace(ctx)
     if not ws.store.tokens():
         console.print("[yellow]No API tokens yet: create one with "
                       "'understudy serve token create NAME' to use /v1 and the web page.[/]")
+    if workers > 1:
+        _serve_workers(ws, backend, host, port, workers)
+        return
     server = create_app(ws, backend)
     handler = None
     if slack_socket:
@@ -58,6 +67,25 @@ def serve(
         if handler is not None:
             handler.close()
         ws.close()
+
+
+def _serve_workers(ws, backend: str | None, host: str, port: int, workers: int) -> None:
+    """Several processes on one port; each opens the workspace itself."""
+    import os
+
+    import uvicorn
+
+    from ..serve.worker import BACKEND_ENV, HOME_ENV
+
+    os.environ[HOME_ENV] = str(ws.home)
+    if backend:
+        os.environ[BACKEND_ENV] = backend
+    store = "PostgreSQL" if ws.store.dialect == "postgresql" else "the workspace's SQLite file"
+    ws.close()
+    console.print(f"Serving on http://{host}:{port}/ with {workers} workers sharing {store} "
+                  f"(API under /v1, OpenAPI at /openapi.json)")
+    uvicorn.run("understudy.serve.worker:make_app", factory=True, workers=workers, host=host,
+                port=port, log_level="info", timeout_graceful_shutdown=30)
 
 
 @token_app.command("create")

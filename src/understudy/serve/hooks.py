@@ -14,6 +14,7 @@ from ..marker import MARKER
 from ..plugins import load
 from ..records import Draft
 from ..send import own_authors
+from ..store.locks import named_lock
 from ..watch import OPEN_STATES, draft_ticket, needs_answer
 from .app import APIError, Service
 
@@ -50,7 +51,9 @@ def ticket_url(payload: dict[str, Any]) -> str | None:
 def handle_ticket(service: Service, url: str) -> Draft | None:
     """Fetch the issue, store it, and draft an answer if it is open and the team has not replied."""
     workspace = service.workspace
-    with service.hook_lock:  # one delivery at a time: two events of one issue, one draft
+    # One delivery at a time: two events of one issue, one draft, in this process and (the
+    # named lock) in every other worker on the same database.
+    with service.hook_lock, named_lock(workspace.store, f"ticket:{url}"):
         source = load("sources", "gitlab")(workspace.settings, workspace.store)
         thread = source.fetch_url(url)
         outcome = workspace.store.upsert_thread(thread)

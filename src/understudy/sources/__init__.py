@@ -7,9 +7,10 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
-from ..errors import InputError
+from ..errors import InputError, SourceError
 from ..plugins import load, registry
 from ..records import Passage, Snippet, Thread
+from ..store.locks import LockBusy, named_lock
 from ..workspace import Workspace
 from .base import Source
 
@@ -37,8 +38,25 @@ def sync(
     progress: Callable[[Thread | Passage | Snippet], None] | None = None,
     **options: Any,
 ) -> SyncReport:
-    """Run source `name` and upsert what it yields; syncing twice changes nothing."""
+    """Run source `name` and upsert what it yields; syncing twice changes nothing.
+
+    One sync of a source runs at a time on a workspace, across processes and hosts: a second
+    one is refused at once (SourceError) rather than interleaving its writes and cursors.
+    """
     source: Source = load("sources", name)(workspace.settings, workspace.store)
+    try:
+        with named_lock(workspace.store, f"sync:{name}", wait=0):
+            return _sync(source, workspace, name, progress, options)
+    except LockBusy:
+        raise SourceError(
+            f"Another 'understudy sync {name}' is running on this workspace: wait for it to "
+            f"finish, then run this one again"
+        ) from None
+
+
+def _sync(source: Source, workspace: Workspace, name: str,
+          progress: Callable[[Thread | Passage | Snippet], None] | None,
+          options: dict[str, Any]) -> SyncReport:
     report = SyncReport(name)
     for record in source.fetch(**options):
         if isinstance(record, Thread):

@@ -1,0 +1,138 @@
+"""More than one process on one knowledge base, on SQLite and on PostgreSQL: named locks that
+hold across processes and die with them, and `serve --workers N` posting a draft once."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+from factories import make_thread, run_cli
+
+from understudy.records import Draft
+from understudy.serve.auth import create_token
+from understudy.sources import resolve_ticket
+from understudy.store import Store
+from understudy.store.locks import LockBusy, named_lock
+
+SRC = Path(__file__).resolve().parents[1] / "src"
+HOLD = """
+import sys, time
+from understudy.store import Store
+from understudy.store.locks import named_lock
+with named_lock(Store(sys.argv[1]), sys.argv[2]):
+    print("held", flush=True)
+    time.sleep(120)
+"""
+
+
+def _holder(database: str, name: str) -> subprocess.Popen:
+    """Another process that takes the lock `name` and keeps it until killed."""
+    env = {**os.environ, "PYTHONPATH": str(SRC)}
+    proc = subprocess.Popen([sys.executable, "-c", HOLD, database, name], env=env,
+                            stdout=subprocess.PIPE, text=True)
+    assert proc.stdout.readline().strip() == "held"
+    return proc
+
+
+def test_a_lock_held_by_another_process_waits_and_dies_with_it(database):
+    store = Store(database)
+    holder = _holder(database, "ticket:acme/app#1")
+    try:
+        started = time.monotonic()
+        with pytest.raises(LockBusy), named_lock(store, "ticket:acme/app#1", wait=0.3):
+            pass
+        assert time.monotonic() - started >= 0.3
+        with named_lock(store, "ticket:acme/app#2", wait=0):  # another name is free
+            pass
+    finally:
+        holder.send_signal(signal.SIGKILL)  # a crash: the lock must not outlive it
+        holder.wait()
+    with named_lock(store, "ticket:acme/app#1", wait=5):
+        pass
+
+
+def test_a_second_sync_of_a_source_is_refused_while_one_runs(database, monkeypatch, tmp_path):
+    csv = tmp_path / "chats.csv"
+    csv.write_text("conversation_id,author,role,created_at,text\n"
+                   "c1,jo,customer,2024-05-01T10:00:00Z,My export fails\n"
+                   "c1,ana,agent,2024-05-01T10:05:00Z,Set the batch size to 500.\n")
+    holder = _holder(database, "sync:csv")
+    try:
+        code, _, err = run_cli(monkeypatch, "sync", "csv", str(csv))
+        assert code == 1 and "Another 'understudy sync csv' is running" in err
+        assert "Traceback" not in err
+        assert Store(database).count("threads") == 0
+    finally:
+        holder.send_signal(signal.SIGKILL)
+        holder.wait()
+    code, _, err = run_cli(monkeypatch, "sync", "csv", str(csv))
+    assert code == 0, err
+    assert Store(database).count("threads") == 1
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.mark.slow
+def test_two_workers_post_a_draft_once(database, gitlab_server, ws):
+    """`serve --workers 2`: eight clients send one draft at once through whichever worker
+    takes each request; one note reaches the ticket, every other reply is a 409 or 'sent'."""
+    gitlab_server.add_project("acme/app")
+    gitlab_server.add_issue("acme/app", "CSV export gives 500", "Every export fails.")
+    thread = resolve_ticket(ws, f"{gitlab_server.url}/acme/app/-/issues/1")
+    ws.store.upsert_thread(thread)
+    ws.store.upsert_thread(make_thread(7, "Export times out", "CSV export fails",
+                                       [("dev", "Set export.batch_size: 500.", True)]))
+    draft = ws.store.save_draft(Draft(thread.id, "Set `export.batch_size: 500`.", "retrieval",
+                                      confidence=0.8))
+    _, token = create_token(ws.store, "tests", "review")
+    port = _free_port()
+    gitlab_server.note_delay = 0.5
+    env = {**os.environ, "PYTHONPATH": str(SRC)}
+    server = subprocess.Popen([sys.executable, "-m", "understudy", "serve", "--port", str(port),
+                               "--workers", "2"], env=env, stdout=subprocess.PIPE,
+                              stderr=subprocess.STDOUT, text=True)
+    base = f"http://127.0.0.1:{port}"
+    headers = {"Authorization": f"Bearer {token}"}
+    try:
+        deadline = time.monotonic() + 240
+        while time.monotonic() < deadline:
+            try:
+                if httpx.get(f"{base}/", timeout=2).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            assert server.poll() is None, server.stdout.read()
+            time.sleep(0.5)
+        replies = []
+        start = threading.Barrier(8)
+
+        def send() -> None:
+            start.wait()
+            replies.append(httpx.post(f"{base}/v1/drafts/{draft.id}/send", headers=headers,
+                                      timeout=60))
+
+        workers = [threading.Thread(target=send) for _ in range(8)]
+        for worker in workers:
+            worker.start()
+        for worker in workers:
+            worker.join()
+    finally:
+        server.send_signal(signal.SIGINT)
+        out = server.communicate(timeout=60)[0]
+    assert "with 2 workers" in out
+    assert len(gitlab_server.notes("acme/app", 1)) == 1, out[-3000:]
+    codes = sorted(r.status_code for r in replies)
+    assert codes.count(200) >= 1 and set(codes) <= {200, 409}, [r.text for r in replies]
+    assert Store(database).get_draft(draft.id).status == "sent"
