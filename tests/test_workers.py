@@ -10,6 +10,7 @@ import subprocess
 import sys
 import threading
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
@@ -84,6 +85,49 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
+@contextmanager
+def _workers(count: int = 2):
+    """`understudy serve --workers COUNT` on a free port; yields its base URL and log."""
+    port = _free_port()
+    env = {**os.environ, "PYTHONPATH": str(SRC)}
+    server = subprocess.Popen([sys.executable, "-m", "understudy", "serve", "--port", str(port),
+                               "--workers", str(count)], env=env, stdout=subprocess.PIPE,
+                              stderr=subprocess.STDOUT, text=True)
+    base = f"http://127.0.0.1:{port}"
+    log: list[str] = []
+    try:
+        deadline = time.monotonic() + 240
+        while time.monotonic() < deadline:
+            try:
+                if httpx.get(f"{base}/", timeout=2).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            assert server.poll() is None, server.stdout.read()
+            time.sleep(0.5)
+        yield base, log
+    finally:
+        server.send_signal(signal.SIGINT)
+        log.append(server.communicate(timeout=60)[0])
+
+
+def _at_once(count: int, call) -> list:
+    """`call(n)` from `count` threads released together; their results."""
+    results: list = []
+    start = threading.Barrier(count)
+
+    def one(n: int) -> None:
+        start.wait()
+        results.append(call(n))
+
+    threads = [threading.Thread(target=one, args=(n,)) for n in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return results
+
+
 @pytest.mark.slow
 def test_two_workers_post_a_draft_once(database, gitlab_server, ws):
     """`serve --workers 2`: eight clients send one draft at once through whichever worker
@@ -97,42 +141,49 @@ def test_two_workers_post_a_draft_once(database, gitlab_server, ws):
     draft = ws.store.save_draft(Draft(thread.id, "Set `export.batch_size: 500`.", "retrieval",
                                       confidence=0.8))
     _, token = create_token(ws.store, "tests", "review")
-    port = _free_port()
     gitlab_server.note_delay = 0.5
-    env = {**os.environ, "PYTHONPATH": str(SRC)}
-    server = subprocess.Popen([sys.executable, "-m", "understudy", "serve", "--port", str(port),
-                               "--workers", "2"], env=env, stdout=subprocess.PIPE,
-                              stderr=subprocess.STDOUT, text=True)
-    base = f"http://127.0.0.1:{port}"
     headers = {"Authorization": f"Bearer {token}"}
-    try:
-        deadline = time.monotonic() + 240
-        while time.monotonic() < deadline:
-            try:
-                if httpx.get(f"{base}/", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            assert server.poll() is None, server.stdout.read()
-            time.sleep(0.5)
-        replies = []
-        start = threading.Barrier(8)
-
-        def send() -> None:
-            start.wait()
-            replies.append(httpx.post(f"{base}/v1/drafts/{draft.id}/send", headers=headers,
-                                      timeout=60))
-
-        workers = [threading.Thread(target=send) for _ in range(8)]
-        for worker in workers:
-            worker.start()
-        for worker in workers:
-            worker.join()
-    finally:
-        server.send_signal(signal.SIGINT)
-        out = server.communicate(timeout=60)[0]
-    assert "with 2 workers" in out
-    assert len(gitlab_server.notes("acme/app", 1)) == 1, out[-3000:]
+    with _workers(2) as (base, log):
+        replies = _at_once(8, lambda _: httpx.post(f"{base}/v1/drafts/{draft.id}/send",
+                                                   headers=headers, timeout=60))
+    assert "with 2 workers" in log[0]
+    assert len(gitlab_server.notes("acme/app", 1)) == 1, log[0][-3000:]
     codes = sorted(r.status_code for r in replies)
     assert codes.count(200) >= 1 and set(codes) <= {200, 409}, [r.text for r in replies]
     assert Store(database).get_draft(draft.id).status == "sent"
+
+
+@pytest.mark.slow
+def test_two_workers_answer_duplicate_webhook_deliveries_once(database, gitlab_server, ws,
+                                                             monkeypatch):
+    """Eight deliveries about one new issue reach two workers at once: four retries of one
+    delivery and four redeliveries under new ids. With auto_send, one draft, one note."""
+    from test_hooks_watch import PROJECT, SECRET, issue_event
+    from test_serve_api import seed
+
+    monkeypatch.setenv("GITLAB_WEBHOOK_SECRET", SECRET)
+    gitlab_server.add_project(PROJECT)
+    gitlab_server.add_member(PROJECT, "support-ana", 30)
+    seed(ws)
+    ws.settings.set("auto_send", True)
+    issue = gitlab_server.add_issue(PROJECT, "Require 2FA for everyone",
+                                    "How do I turn on two-factor authentication for all users?")
+    payload = issue_event(gitlab_server, issue)
+
+    def deliver(n: int) -> httpx.Response:
+        headers = {"X-Gitlab-Token": SECRET, "X-Gitlab-Event": "Issue Hook",
+                   "X-Gitlab-Event-UUID": "retry" if n < 4 else f"redelivery-{n}"}
+        return httpx.post(f"{base}/hooks/gitlab", json=payload, headers=headers, timeout=60)
+
+    with _workers(2) as (base, log):  # shutting down finishes the queued deliveries
+        replies = _at_once(8, deliver)
+        statuses = sorted(r.json()["status"] for r in replies)
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and not gitlab_server.notes(PROJECT, 1):
+            time.sleep(0.5)
+    assert statuses.count("duplicate") == 3 and statuses.count("queued") == 5, statuses
+    store = Store(database)
+    assert store.count("drafts") == 1, log[0][-3000:]
+    [note] = gitlab_server.notes(PROJECT, 1)
+    assert "Require two-factor authentication" in note["body"]
+    assert [d.status for d in store.drafts()] == ["sent"]
