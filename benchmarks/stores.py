@@ -108,6 +108,8 @@ def render(results: dict, copy: dict, sizes: list[int], command: str, when: str)
         rule,
         *(row(label, fn) for label, fn in SYNC_ROWS),
         row("cold start: index load (s)", lambda r: f"{r['serve']['index_load_s']:.1f}"),
+        row("then the first answer (s, model load included)",
+            lambda r: f"{r['serve']['first_answer_s']:.1f}"),
         row("answer latency p50 / p99 (ms)", lambda r: f"{r['serve']['answer_p50_ms']:.1f} / "
             f"{r['serve']['answer_p99_ms']:.1f}"),
         row("search latency p50 / p99 (ms)", lambda r: f"{r['serve']['search_p50_ms']:.1f} / "

@@ -9,6 +9,7 @@ from factories import make_thread
 
 from understudy.index import BM25, KnowledgeIndex, tokenize
 from understudy.records import Passage
+from understudy.store import Store
 
 TEAM = [("support-ana", "Set http.timeout to 120 in config.yml and restart the worker.", True)]
 TOPICS = [
@@ -140,3 +141,52 @@ def test_bm25_scores_match_bm25s_on_string_tokens():
         tokens = [t for t in tokenize(query) if t in reference.vocab_dict]
         assert np.array_equal(ours.scores(query), reference.get_scores(tokens))
     assert not ours.scores("zebra unicorn").any()
+
+
+# -- the saved build: a restart loads items and BM25 instead of rebuilding them ---------------
+
+
+def _hits(index, query: str) -> list[tuple[str, float]]:
+    return [(h.item.key, round(h.score, 6)) for h in index.search(query, k=5)]
+
+
+def test_a_restart_loads_the_saved_build_and_answers_the_same(database, counted, monkeypatch):
+    import understudy.index as index_module
+
+    workspace, spy = counted
+    monkeypatch.setattr(index_module, "SNAPSHOT_MIN_ITEMS", 1)
+    workspace.index.build()
+    query = "webhook deliveries fail with an internal error"
+    expected = _hits(workspace.index, query)
+
+    restarted = KnowledgeIndex(Store(database), spy)
+    monkeypatch.setattr(restarted, "collect", lambda: pytest.fail("rebuilt the items"))
+    monkeypatch.setattr(index_module.BM25, "__init__",
+                        lambda *a: pytest.fail("rebuilt BM25"))
+    restarted.build()
+    assert _hits(restarted, query) == expected
+    assert [i.key for i in restarted.items] == [i.key for i in workspace.index.items]
+
+
+def test_the_saved_build_is_not_used_after_a_sync_or_when_unreadable(database, counted,
+                                                                    monkeypatch):
+    import understudy.index as index_module
+
+    workspace, spy = counted
+    monkeypatch.setattr(index_module, "SNAPSHOT_MIN_ITEMS", 1)
+    workspace.index.build()
+    # Another process syncs a thread: the next start builds from the store and finds it.
+    other = Store(database)
+    other.upsert_thread(make_thread(9, "Dark mode resets", "Dark mode resets at every login.",
+                                    TEAM))
+    restarted = KnowledgeIndex(Store(database), spy)
+    restarted.build()
+    assert _hits(restarted, "dark mode resets at login")[0][0] == \
+        f"thread:{other.find_thread('gitlab', 'acme/app#9').id}"
+    # A damaged saved build is ignored (and replaced), never half-read.
+    other.db.execute("UPDATE index_snapshots SET items = ?", (b"not zlib",))
+    again = KnowledgeIndex(Store(database), spy)
+    again.build()
+    assert len(again.items) == 6
+    assert KnowledgeIndex(Store(database), spy)._load_snapshot(
+        spy.name, again._signature(other.knowledge_fingerprint())) is not None

@@ -3,16 +3,24 @@
 from __future__ import annotations
 
 import hashlib
+import io
+import json
 import re
+import tempfile
 import threading
+import zipfile
+import zlib
 from array import array
 from collections import OrderedDict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from functools import cache
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 
+from . import __version__
 from .embeddings import Embedder, get_embedder
 from .records import Message, Snippet, Thread
 from .store import Store
@@ -25,6 +33,9 @@ BM25_WEIGHT = 0.15
 EMBED_CHARS = 1500  # the model reads at most 256 word pieces; more text only costs time
 ENCODE_CHUNK = 1024  # items embedded and saved at a time: progress and resumable work
 QUERY_VECTORS = 32  # recent query vectors kept, so the answer ranker reuses the ticket's
+# A build of at least this many items is saved (items and BM25) so the next process that opens
+# the same knowledge loads it instead of rebuilding; smaller ones rebuild in well under a second.
+SNAPSHOT_MIN_ITEMS = 2000
 
 
 @dataclass
@@ -153,6 +164,8 @@ def _stem(word: str) -> str:
 class BM25:
     """bm25s over pre-tokenised texts, scoring every document for a query."""
 
+    model: Any
+
     def __init__(self, texts: Iterable[str]):
         # Token ids are assigned while tokenising, so the corpus is held as compact int arrays
         # rather than millions of token strings; bm25s scores the same (doc, token) pairs.
@@ -167,6 +180,29 @@ class BM25:
         self.model = bm25s.BM25()
         if corpus:
             self.model.index((corpus, vocab), show_progress=False)
+
+    def to_bytes(self) -> bytes:
+        """The model as bm25s saves it (its arrays and vocabulary), in one zip."""
+        with tempfile.TemporaryDirectory() as folder:
+            buffer = io.BytesIO()
+            with zipfile.ZipFile(buffer, "w") as packed:
+                packed.writestr("size", str(self.size))
+                if self.size:
+                    self.model.save(folder)
+                    for path in sorted(Path(folder).iterdir()):
+                        packed.write(path, path.name)
+            return buffer.getvalue()
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> BM25:
+        import bm25s
+
+        bm25 = cls.__new__(cls)
+        with tempfile.TemporaryDirectory() as folder, zipfile.ZipFile(io.BytesIO(data)) as packed:
+            bm25.size = int(packed.read("size"))
+            packed.extractall(folder)
+            bm25.model = bm25s.BM25.load(folder) if bm25.size else bm25s.BM25()
+        return bm25
 
     def scores(self, query: str) -> np.ndarray:
         if not self.size:
@@ -269,6 +305,30 @@ class KnowledgeIndex:
         finally:
             self._build_lock.release()
 
+    def _signature(self, fingerprint: tuple) -> str:
+        """What a build's items and BM25 depend on: the stored knowledge, the reply patterns,
+        and the code that turns threads into items (a new version never reads an old build)."""
+        code = hashlib.sha256(Path(__file__).read_bytes()).hexdigest()[:16]
+        return json.dumps([__version__, code, list(fingerprint), self.extra_patterns],
+                          default=str)
+
+    def _load_snapshot(self, model: str, signature: str) -> tuple[list[KnowledgeItem], BM25] | None:
+        saved = self.store.index_snapshot(model, signature)
+        if saved is None:
+            return None
+        try:
+            rows = json.loads(zlib.decompress(saved[0]))
+            return [KnowledgeItem(*row) for row in rows], BM25.from_bytes(saved[1])
+        except (ValueError, TypeError, OSError, zlib.error, zipfile.BadZipFile, KeyError):
+            return None  # unreadable: build from the store, and save a good one
+
+    def _save_snapshot(self, model: str, signature: str, state: _Loaded) -> None:
+        rows = [[i.key, i.kind, i.title, i.question, i.answer, i.url, i.created_at, i.thread_id]
+                for i in state.items]
+        items = zlib.compress(json.dumps(rows, ensure_ascii=False).encode(), 1)
+        self.store.put_index_snapshot(model, signature, items,
+                                      self._bm25_of(state).to_bytes())
+
     def collect(self) -> list[KnowledgeItem]:
         """Every knowledge item in the store: answered threads, passages, annotated snippets."""
         items = []
@@ -298,7 +358,9 @@ class KnowledgeIndex:
         """Embed what is new or changed, drop what is gone, and load everything for search."""
         model = self.embedder.name
         fingerprint = self.store.knowledge_fingerprint()  # before reading: a later change shows
-        items = self.collect()
+        signature = self._signature(fingerprint)
+        saved = None if rebuild else self._load_snapshot(model, signature)
+        items = saved[0] if saved else self.collect()
         known = {} if rebuild else self.store.embedding_hashes(model)
         rows = {item.key: row for row, item in enumerate(items)}
         removed = [k for k in known if k not in rows]
@@ -328,8 +390,13 @@ class KnowledgeIndex:
             row = rows.get(key)
             if row is not None and row not in fresh:
                 matrix[row] = np.frombuffer(blob, dtype=np.float32)
+        state = _Loaded(items, matrix)
+        if saved:
+            state.bm25 = saved[1]
+        elif len(items) >= SNAPSHOT_MIN_ITEMS:
+            self._save_snapshot(model, signature, state)
         # One assignment: a search running meanwhile reads the previous build whole.
-        self._state = _Loaded(items, matrix)
+        self._state = state
         self._fingerprint, self._loaded = fingerprint, True
         return IndexStats(len(items), len(todo), len(items) - len(todo), len(removed))
 

@@ -456,6 +456,24 @@ class Store(SnippetQueries, SendQueries):
                 [(k, model) for k in keys],
             )
 
+    def index_snapshot(self, model: str, signature: str) -> tuple[bytes, bytes] | None:
+        """(items, BM25) saved for `model` if they were built from what `signature` names."""
+        row = self.db.execute(
+            "SELECT items, bm25 FROM index_snapshots WHERE model = ? AND signature = ?",
+            (model, signature),
+        ).fetchone()
+        return (bytes(row[0]), bytes(row[1])) if row else None
+
+    def put_index_snapshot(self, model: str, signature: str, items: bytes, bm25: bytes) -> None:
+        with self.lock, self.db:
+            self.db.execute(
+                "INSERT INTO index_snapshots (model, signature, items, bm25, created_at)"
+                " VALUES (?, ?, ?, ?, ?) ON CONFLICT (model) DO UPDATE SET"
+                " signature = excluded.signature, items = excluded.items,"
+                " bm25 = excluded.bm25, created_at = excluded.created_at",
+                (model, signature, items, bm25, now()),
+            )
+
     # -- serving: API tokens, feedback, events seen --------------------------------------
 
     def add_token(self, name: str, token_hash: str, prefix: str, scope: str = "ask") -> int:

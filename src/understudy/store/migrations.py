@@ -289,6 +289,24 @@ def m011_one_answer_per_message(db: sqlite3.Connection) -> None:
     )
 
 
+@migration
+def m012_index_snapshots(db: sqlite3.Connection) -> None:
+    # What a restart would otherwise rebuild from every thread: the knowledge items and the
+    # BM25 model, per embedding model, valid while the signature (what they were built from)
+    # matches.
+    db.executescript(
+        """
+        CREATE TABLE index_snapshots (
+            model TEXT PRIMARY KEY,
+            signature TEXT NOT NULL,
+            items BLOB NOT NULL,
+            bm25 BLOB NOT NULL,
+            created_at TEXT NOT NULL
+        );
+        """
+    )
+
+
 def now() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
