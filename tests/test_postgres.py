@@ -169,3 +169,28 @@ def test_an_unreachable_database_is_one_line_without_its_password(home, monkeypa
     monkeypatch.setenv("UNDERSTUDY_DATABASE_URL", "sqlite:///x.db")
     code, _, err = run_cli(monkeypatch, "drafts")
     assert code == 1 and "must start with postgresql://" in err
+
+
+def test_a_connection_the_server_dropped_is_opened_again(postgres):
+    import psycopg
+
+    url = postgres.new_database()
+    store = Store(url)
+    store.upsert_thread(make_thread(1, "Export fails", "CSV export crashes"))
+    pid = store.db.raw.info.backend_pid
+    with psycopg.connect(url, autocommit=True) as admin:  # a restart or an idle timeout
+        admin.execute("SELECT pg_terminate_backend(%s)", (pid,))
+    assert store.count("threads") == 1
+    assert store.db.raw.info.backend_pid != pid
+    # A transaction that starts on a dropped connection begins again on a new one...
+    with psycopg.connect(url, autocommit=True) as admin:
+        admin.execute("SELECT pg_terminate_backend(%s)", (store.db.raw.info.backend_pid,))
+    store.set_cursor("gitlab", "acme/app", "2024-05-01")
+    assert store.get_cursor("gitlab", "acme/app") == "2024-05-01"
+    # ...but one dropped halfway is not replayed: it fails whole, and nothing of it is kept.
+    with pytest.raises(psycopg.OperationalError), store.lock, store.db:
+        store.db.execute("INSERT INTO cursors (source, scope, value) VALUES ('a', 'b', 'c')")
+        with psycopg.connect(url, autocommit=True) as admin:
+            admin.execute("SELECT pg_terminate_backend(%s)", (store.db.raw.info.backend_pid,))
+        store.db.execute("INSERT INTO cursors (source, scope, value) VALUES ('d', 'e', 'f')")
+    assert store.get_cursor("a", "b") is None and store.get_cursor("d", "e") is None

@@ -39,6 +39,15 @@ class _Group(TyperGroup):
             # a bad argument is echoed by click: `answer https://user:token@host/...`
             exc.message = redact_message(exc.message)
             raise
+        except Exception as exc:
+            if not type(exc).__module__.startswith("psycopg"):
+                raise
+            # PostgreSQL went away mid-command (or refused a statement): one line, no traceback.
+            first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+            typer.secho(f"Error: the database failed ({type(exc).__name__}: "
+                        f"{redact_message(first)}): check that PostgreSQL is running, then run "
+                        f"the command again", fg="red", err=True)
+            raise typer.Exit(1) from None
 
 
 app = typer.Typer(

@@ -104,10 +104,18 @@ class Cursor:
         if returning:
             text += " RETURNING id"
         with self.connection.lock:  # joins the thread's open transaction, if any
-            raw = self.connection.raw.cursor()
-            if self.row_factory is not None:
-                raw.row_factory = _row_factory
-            raw.execute(text, _params(params))
+            for attempt in (1, 2):
+                try:
+                    raw = self.connection.raw.cursor()
+                    if self.row_factory is not None:
+                        raw.row_factory = _row_factory
+                    raw.execute(text, _params(params))
+                    break
+                except self.connection.OperationalError:
+                    # A connection the server dropped (a restart, a failover, an idle
+                    # timeout) is opened again once, outside a transaction only.
+                    if attempt == 2 or not self.connection.reopen():
+                        raise
             self.rowcount = raw.rowcount
             rows = raw.fetchall() if raw.description is not None else []
         if returning:
@@ -150,19 +158,32 @@ class PostgresConnection:
                 "A postgresql:// database needs psycopg: pip install 'understudy[postgres]'"
             ) from None
         self.IntegrityError = psycopg.IntegrityError
-        try:
-            self.raw = psycopg.connect(url, autocommit=True)
-        except psycopg.OperationalError as exc:
-            where = redact_url_credentials(url)
-            reason = str(exc).strip().splitlines()[-1] if str(exc).strip() else type(exc).__name__
-            raise ConfigError(
-                f"Cannot connect to the database {where} ({reason}): check "
-                f"UNDERSTUDY_DATABASE_URL or database_url"
-            ) from None
+        self.OperationalError = psycopg.OperationalError
         self.url = url
+        self.raw = self._connect()
         self.lock = threading.RLock()
         self._local = threading.local()
         self._id_tables: dict[str, bool] = {}
+
+    def _connect(self) -> Any:
+        import psycopg
+
+        try:
+            return psycopg.connect(self.url, autocommit=True)
+        except psycopg.OperationalError as exc:
+            where = redact_url_credentials(self.url)
+            reason = str(exc).strip().splitlines()[-1] if str(exc).strip() else type(exc).__name__
+            raise ConfigError(
+                f"Cannot connect to the database {where} ({reason.strip()}): check that it is "
+                f"running, and UNDERSTUDY_DATABASE_URL or database_url"
+            ) from None
+
+    def reopen(self) -> bool:
+        """Connect again if the connection is broken and no transaction is open; True if so."""
+        if not (self.raw.broken or self.raw.closed) or self._local.__dict__.get("transactions"):
+            return False
+        self.raw = self._connect()
+        return True
 
     # -- sqlite3.Connection's interface ---------------------------------------------------
 
@@ -188,10 +209,20 @@ class PostgresConnection:
 
     def __enter__(self) -> PostgresConnection:
         self.lock.acquire()
-        stack = self._local.__dict__.setdefault("transactions", [])
-        transaction = self.raw.transaction()
-        transaction.__enter__()
-        stack.append(transaction)
+        try:
+            stack = self._local.__dict__.setdefault("transactions", [])
+            try:
+                transaction = self.raw.transaction()
+                transaction.__enter__()
+            except self.OperationalError:
+                if stack or not self.reopen():  # nothing ran yet: beginning again is safe
+                    raise
+                transaction = self.raw.transaction()
+                transaction.__enter__()
+            stack.append(transaction)
+        except BaseException:
+            self.lock.release()
+            raise
         return self
 
     def __exit__(self, *exc: Any) -> None:
