@@ -147,6 +147,8 @@ def test_copy_into_a_database_with_other_threads_is_refused_in_one_line(postgres
     (["db", "check"], "No target database"),
 ])
 def test_db_commands_explain_bad_targets(home, monkeypatch, args, message):
+    # No database named anywhere: not even the one the whole suite may run on.
+    monkeypatch.delenv("UNDERSTUDY_DATABASE_URL", raising=False)
     _sqlite_workspace(home)
     code, out, err = run_cli(monkeypatch, *args)
     assert code == 1 and message in err and "hunter2" not in err + out
