@@ -11,6 +11,7 @@ from understudy.cli import app
 from understudy.datasets.conversations import (
     conversation_completion_examples,
     conversation_examples,
+    thread_header,
 )
 from understudy.sources import sync
 
@@ -150,3 +151,35 @@ def test_conversation_examples_chat_and_completion(tmp_path, ws):
         "Agent: @115712 Sorry! Have you tried restarting it, Jo? ^AB\n"
         "Customer: @AcmeHelp yes twice\nAgent:")
     assert full[1]["completion"] == " @115712 Please DM us your account number.\n"
+
+
+def test_summary_and_specifics_columns_reach_the_conversation_layout(tmp_path, ws,
+                                                                    monkeypatch):
+    """A CSV's summary and specifics columns head the conversation's training prompts; a
+    conversation without them gets no header, and a file without the columns loses nothing."""
+    path = tmp_path / "desk.csv"
+    path.write_text(
+        "conversation_id,role,created_at,text,summary,plan\n"
+        "C-1,customer,2024-03-01T10:00:00Z,My invoice shows the old VAT number.,"
+        "Wrong VAT number on invoices,Business plan\n"
+        "C-1,agent,2024-03-01T10:05:00Z,Update it under Billing > Tax details.,,\n"
+        "C-2,customer,2024-03-01T11:00:00Z,How do I add a seat?,,\n"
+        "C-2,agent,2024-03-01T11:02:00Z,Team > Invite adds a seat.,,\n"
+    )
+    report = sync(ws, "csv", path=str(path), format="generic",
+                  columns={"specifics": "plan"}, project="desk")
+    assert (report.new, report.skipped) == (2, 0)
+    headed = ws.store.find_thread("csv", "desk#C-1")
+    assert headed.meta["summary"] == "Wrong VAT number on invoices"
+    assert headed.meta["specifics"] == "Business plan"
+    (example,) = conversation_completion_examples(headed, *thread_header(headed))
+    assert example["prompt"] == (
+        "Summary: Wrong VAT number on invoices\n\nSpecific information: Business plan"
+        "\n\n###\n\nCustomer: My invoice shows the old VAT number.\nAgent:")
+    plain = ws.store.find_thread("csv", "desk#C-2")
+    assert "summary" not in plain.meta and "specifics" not in plain.meta
+
+    code, _, err = run_cli(monkeypatch, "sync", "csv", str(path), "--format", "generic",
+                           "--columns", "mood=plan")
+    assert code != 0 and "Unknown field mood in --columns" in err and "summary" in err
+    assert "Traceback" not in err

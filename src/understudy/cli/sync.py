@@ -151,7 +151,8 @@ def sync_csv(
     columns: list[str] = typer.Option(
         None, "--columns",
         help="Generic format: FIELD=COLUMN pairs for conversation_id, author, role, "
-             "created_at, text (repeatable or comma-separated).",
+             "created_at, text, and the optional summary and specifics (repeatable or "
+             "comma-separated).",
     ),
     project: str = typer.Option(
         "", "--project", help="Generic format: name for the conversations (default: file name)."

@@ -19,7 +19,8 @@ from .csv_records import records
 
 TWCS_COLUMNS = ("tweet_id", "author_id", "inbound", "created_at", "text",
                 "response_tweet_id", "in_response_to_tweet_id")
-GENERIC_COLUMNS = ("conversation_id", "author", "role", "created_at", "text")
+GENERIC_COLUMNS = ("conversation_id", "author", "role", "created_at", "text", "summary",
+                   "specifics")
 # Column names tried when no mapping names them.
 ALIASES = {
     "conversation_id": ("conversation_id", "conversation", "ticket_id", "thread_id", "chat_id"),
@@ -27,6 +28,10 @@ ALIASES = {
     "role": ("role", "speaker", "sender_type", "from"),
     "created_at": ("created_at", "time", "timestamp", "date", "sent_at"),
     "text": ("text", "message", "body", "content", "utterance"),
+    # Optional: what the conversation is about and the facts an agent needs (plan, product,
+    # order), kept on the thread for the conversation export's Summary / Specific information.
+    "summary": ("summary", "issue_summary"),
+    "specifics": ("specifics", "specific_information"),
 }
 TEAM_ROLES = {"agent", "assistant", "team", "support", "staff", "company", "operator", "rep"}
 CUSTOMER_ROLES = {"customer", "user", "client", "visitor", "requester", "end-user", "enduser"}
@@ -50,6 +55,8 @@ class _Row:
     tweet_id: str = ""
     parent: str = ""
     replies: list[str] = field(default_factory=list)
+    summary: str = ""
+    specifics: str = ""
 
 
 class ConversationsSource(Source):
@@ -164,7 +171,8 @@ class ConversationsSource(Source):
                 self._bad(line, f"time '{raw_time[:40]}' is not an ISO date or time")
                 continue
             yield _Row(line, conversation, get("author", row) or role or "unknown", team, kind,
-                       when, text)
+                       when, text, summary=get("summary", row),
+                       specifics=get("specifics", row))
 
     def _bad(self, line: int, why: str) -> None:
         self.skipped += 1
@@ -262,8 +270,19 @@ def _generic_threads(rows: Iterator[_Row], project: str) -> Iterator[Thread]:
             title=_title(turns[first].text),
             state="closed" if any(t.team for t in turns) else "opened",
             created_at=turns[0].when, updated_at=turns[-1].when, project=project,
-            messages=messages, meta={"conversation_id": conversation},
+            messages=messages, meta={"conversation_id": conversation, **_header_meta(turns)},
         )
+
+
+def _header_meta(turns: list[_Row]) -> dict[str, str]:
+    """The conversation's summary and specific information: the first non-empty value of each
+    column over its rows (a value repeated on every row, or given once), when the file has them."""
+    meta = {}
+    for name in ("summary", "specifics"):
+        value = next((getattr(t, name) for t in turns if getattr(t, name)), "")
+        if value:
+            meta[name] = " ".join(value.split())[:500]
+    return meta
 
 
 # -- helpers -----------------------------------------------------------------------------
