@@ -31,6 +31,7 @@ CORPUS = [
     "Upgrade to 2.3.1 which fixes the CSV encoder.",
     "Sources: Question: Answer: Title: ticket customer team reply cite [1] [2]",
     "You draft replies to support tickets for a software team. I don't know.",
+    "SCORE: 1 2 3 4 5",
 ] * 20
 CHAT_TEMPLATE = (
     "{% for m in messages %}<|{{ m['role'] }}|>{{ m['content'] }}\n{% endfor %}"
@@ -245,3 +246,45 @@ def test_smollm2_is_greedy_and_stops_at_the_stop_sequence(smollm2, workspace):
     cut = client.complete(messages=messages, max_tokens=12, stop=[f" {word}"])
     assert full.text.startswith(cut.text) and f" {word}" not in cut.text
     assert cut.finish_reason == "stop" and cut.completion_tokens < 12  # stopped early
+
+
+def test_the_local_model_judges_as_a_last_resort_and_is_marked_so(model_dirs, filled, home,
+                                                                 monkeypatch):
+    """`eval backtest --judge local:FOLDER` rates every draft with the model on this machine,
+    constrained to the digits 1-5, from a masked prompt, and the report says it is a judge
+    of last resort."""
+    from typer.testing import CliRunner
+
+    from understudy.cli import app
+
+    filled.store.upsert_thread(make_thread(
+        2, "CSV export garbles accents", "The export shows Ã© for é.",
+        [("maria", "Upgrade to 2.3.1; token glpat-abcdefghij0123456789 is on the wiki.", True)]))
+    filled.close()
+    prompts = []
+    choose = LocalEngine.choose
+
+    def spy(self, prompt, choices):
+        chances = choose(self, prompt, choices)
+        prompts.append((prompt, choices, chances))
+        return chances
+
+    monkeypatch.setattr(LocalEngine, "choose", spy)
+    judge = f"local:{model_dirs / 'chat'}"
+    result = CliRunner().invoke(app, ["--home", str(home), "eval", "backtest", "--json",
+                                      "--no-report", "--judge", judge], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    document = json.loads(result.stdout)
+    assert document["summary"]["judge"]["last_resort"] is True
+    assert document["summary"]["judge"]["rated"] == len(document["cases"]) == 2
+    for case in document["cases"]:
+        rating = case["judge"][judge]
+        assert rating["last_resort"] and rating["rating"] in {1, 2, 3, 4, 5}
+        assert 0 <= rating["score"] <= 1
+    assert len(prompts) == 2
+    for prompt, choices, chances in prompts:
+        assert prompt.endswith("SCORE:") and "<|assistant|>" in prompt  # the chat template
+        assert "glpat-abcdefghij0123456789" not in prompt  # masked like every request
+        assert choices == [" 1", " 2", " 3", " 4", " 5"]
+        assert abs(sum(chances) - 1) < 1e-5
+    assert any("[REDACTED" in prompt for prompt, _, _ in prompts)

@@ -24,7 +24,10 @@ _UNTIL = typer.Option(None, "--until", help="Only threads opened on or before DA
 _BACKEND = typer.Option("retrieval", "--backend", help="The backend that drafts.")
 _MODEL = typer.Option(None, "--model", help="The model of a generating backend.")
 _DOCS = typer.Option(False, "--docs", help="Also use doc passages (they carry no date).")
-_JUDGE = typer.Option(None, "--judge", help="Rate drafts with this model (openai backend).")
+_JUDGE = typer.Option(
+    None, "--judge",
+    help="Rate drafts with this model (openai engine), or 'local' / 'local:FOLDER' for the "
+         "local model, a judge of last resort.")
 _METRIC = typer.Option(
     None, "--metric", help="Quality for the trade-off: similarity, rouge, source or judge."
 )
@@ -164,7 +167,8 @@ def _print_summary(info: dict, summary: dict) -> None:
                  "-" if hit is None else f"{100 * hit:.0f}%"])
     rows.append([f"abstained at {summary['threshold']:.2f}", f"{100 * summary['abstained']:.0f}%"])
     if "judge" in summary:
-        rows.append([f"judge {escape(summary['judge']['model'])}",
+        marked = " (judge of last resort)" if summary["judge"].get("last_resort") else ""
+        rows.append([f"judge {escape(summary['judge']['model'])}{marked}",
                      f"{summary['judge']['mean']:.3f}"])
     print_table(console, [label("measure"), number("value")], rows,
                 f"Backtest: {escape(info['data'])} ({info['backend']})")

@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 
 from .backtest import BACKTESTS_DIR, Case, quality
+from .judge import is_local
 from .scores import CurvePoint, coverage_curve, threshold_for
 
 
@@ -34,7 +35,8 @@ def summarize(cases: list[Case], metric: str = "similarity", judge: str | None =
     }
     if judge:
         rated = [c.judge[judge]["score"] for c in cases if judge in c.judge]
-        summary["judge"] = {"model": judge, "mean": _mean(rated), "rated": len(rated)}
+        summary["judge"] = {"model": judge, "mean": _mean(rated), "rated": len(rated),
+                            "last_resort": is_local(judge)}
     if target is not None:
         point = threshold_for(curve, target)
         summary["target"] = {"quality": target, "threshold": point.threshold if point else None,
@@ -103,7 +105,9 @@ def markdown(document: dict[str, Any], plots: list[str]) -> str:
         f"| abstained at threshold {_fmt(s['threshold'])} | {100 * s['abstained']:.0f}% |",
     ]
     if "judge" in s:
-        lines.append(f"| judge {s['judge']['model']} (mean, 0-1) | {s['judge']['mean']:.3f} |")
+        marked = " (local model: a judge of last resort)" if s["judge"].get("last_resort") else ""
+        lines.append(f"| judge {s['judge']['model']}{marked} (mean, 0-1) "
+                     f"| {s['judge']['mean']:.3f} |")
     lines += ["", f"## Coverage and quality ({s['metric']})", "",
               "| threshold | answered | mean quality |", "| --- | --- | --- |"]
     lines += [f"| {p['threshold']:.3f} | {100 * p['coverage']:.0f}% ({p['answered']}) | "

@@ -231,6 +231,31 @@ class LocalEngine(Engine):
             ids = ids["input_ids"]
         return list(ids)
 
+    def choose(self, prompt: str, choices: list[str]) -> list[float]:
+        """The model's probability of each of `choices` as the next token after `prompt`
+        (renormalised over the choices; each choice is scored by its first token). Constrained
+        like this, even a small model answers in the form asked for."""
+        return self._worker.submit(self._choose, prompt, choices).result()
+
+    def _choose(self, prompt: str, choices: list[str]) -> list[float]:
+        import torch
+
+        tokenizer, network = self._load()
+        # Each choice is scored by the token where the choices part from one another:
+        # "SCORE:" + " 4" may be tokenised "SCORE", ":", " ", "4", the space shared by all.
+        fulls = [self._prompt_ids(None, prompt + choice) for choice in choices]
+        part = 0
+        while all(len(f) > part for f in fulls) and len({f[part] for f in fulls}) == 1:
+            part += 1
+        tokens = [f[part] if len(f) > part else None for f in fulls]
+        if None in tokens or len(set(tokens)) < len(tokens):
+            raise ConfigError(f"The model's tokenizer cannot tell the choices {choices} apart")
+        ids = fulls[0][:part][-(self.context - 1):]
+        with torch.no_grad():
+            last = network(torch.tensor([ids], device=network.device)).logits[0, -1]
+        chosen = torch.softmax(last[tokens].float(), dim=0)
+        return [float(p) for p in chosen]
+
     def _generate(self, messages: list[dict[str, str]] | None, prompt: str | None,
                   options: Options) -> Generated:
         import torch
