@@ -179,10 +179,14 @@ class Store(SnippetQueries, SendQueries):
             yield thread
 
     def knowledge_fingerprint(self) -> tuple:
-        """Changes whenever threads, doc passages or code snippets are added, changed or
-        removed, by this process or another: how a running index knows it is behind."""
+        """Changes whenever answered threads, doc passages or code snippets are added, changed
+        or removed, by this process or another: how a running index knows it is behind. Only
+        threads with a team reply count (what answered_threads reads): a question asked over
+        the API or in Slack is stored as a thread and must not make a busy server rebuild."""
+        answered = ("FROM threads t WHERE EXISTS (SELECT 1 FROM messages r WHERE"
+                    " r.thread_id = t.id AND r.position > 0 AND r.is_team = 1)")
         row = self.db.execute(
-            "SELECT (SELECT COUNT(*) FROM threads), (SELECT MAX(synced_at) FROM threads),"
+            f"SELECT (SELECT COUNT(*) {answered}), (SELECT MAX(t.synced_at) {answered}),"
             " (SELECT COUNT(*) FROM passages), (SELECT MAX(id) FROM passages),"
             " (SELECT SUM(LENGTH(content_hash) + LENGTH(text)) FROM passages),"
             " (SELECT COUNT(*) FROM snippets), (SELECT MAX(id) FROM snippets),"
