@@ -20,22 +20,11 @@ import time
 from pathlib import Path
 
 from understudy.embeddings import Embedder, get_embedder
+from understudy.evaluate.answer_ranker import training_pairs
 from understudy.evaluate.bench import load_benchmark, run_bench
 from understudy.train.retrieval import tune
 
 SYSTEMS = ["embeddings", "default"]
-
-
-def pairs(path: Path) -> list[tuple[str, str]]:
-    """(question, relevant text) pairs of the SemEval train file, subtasks B and C."""
-    found = []
-    for subtask in ("B", "C"):
-        benchmark = load_benchmark("semeval2016", path, subtask, split="train")
-        for query in benchmark.queries:
-            for candidate in query.candidates:
-                if candidate.id in query.relevant:
-                    found.append((query.text, candidate.texts[0]))
-    return found
 
 
 def dev_map(path: Path, embedder: Embedder) -> dict[str, float]:
@@ -76,7 +65,7 @@ def main() -> None:
                         help="a workspace to register the tuned model in as its embedding model")
     args = parser.parse_args()
     base = get_embedder()
-    train = pairs(args.path)
+    train = training_pairs(args.path)
     before = dev_map(args.path, base)
     started = time.perf_counter()
     model = tune(copy.deepcopy(base.model), train, epochs=args.epochs)

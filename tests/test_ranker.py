@@ -441,6 +441,43 @@ def test_eval_bench_trains_the_ranker_and_scores_it(tmp_path, embedder, monkeypa
         assert ranker["rankings"]["Q1"][0] == first
 
 
+def test_eval_bench_train_tunes_the_embedding_model_once_then_fits_the_ranker(
+        tmp_path, embedder, monkeypatch, cache):
+    """The recipe a team follows: --train tunes the workspace's embedding model on the file
+    (cached by its hash), fits the ranker over the tuned model, and a rerun does not tune."""
+    import understudy.embeddings as embeddings
+    import understudy.train.retrieval as retrieval
+
+    monkeypatch.setattr(embeddings, "get_embedder", lambda *a, **k: embedder)
+    train = _semeval(tmp_path / "train.xml", TOPICS)
+    dev = _semeval(tmp_path / "dev.xml", TOPICS[::-1])
+    tuned = []
+    real_tune = retrieval.tune
+
+    def counting(model, pairs, **kwargs):  # noqa: ANN001, ANN003, ANN202
+        tuned.append(len(pairs))
+        return real_tune(model, pairs, **kwargs)
+
+    monkeypatch.setattr(retrieval, "tune", counting)
+    args = ["eval", "bench", "semeval2016", str(dev), "--subtask", "C", "--train", str(train),
+            "--system", "ranker", "--tune-epochs", "1", "--json"]
+    folders = cache / "tuned"
+    before = set(folders.iterdir()) if folders.is_dir() else set()
+    first = CliRunner().invoke(app, args, catch_exceptions=False)
+    assert first.exit_code == 0, first.output
+    assert tuned == [8]  # 4 relevant questions (B) and 4 Good comments (C)
+    (made,) = set(folders.iterdir()) - before
+    assert (made / "modules.json").is_file()
+    assert json.loads(first.stdout)["systems"]["ranker"]["rankings"]["Q1"][0] == "Q1_R1_C2"
+    again = CliRunner().invoke(app, args, catch_exceptions=False)
+    assert again.exit_code == 0 and tuned == [8]  # the cached model, not a second tuning
+    assert json.loads(again.stdout)["systems"] == json.loads(first.stdout)["systems"]
+    # Another training file is another model.
+    _semeval(train, TOPICS[:3])
+    assert CliRunner().invoke(app, args, catch_exceptions=False).exit_code == 0
+    assert tuned == [8, 6] and len(set(folders.iterdir()) - before) == 2
+
+
 def test_eval_bench_ranker_on_another_data_set_is_a_usage_error(tmp_path):
     result = CliRunner().invoke(app, ["eval", "bench", "stackfaq", str(tmp_path),
                                       "--system", "ranker"])

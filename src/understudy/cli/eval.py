@@ -32,8 +32,13 @@ def bench(
         "systems but ranker).",
     ),
     train: Path | None = typer.Option(
-        None, "--train", help="ranker: fit it on this training file (same format) first; "
-        "without it the workspace's trained ranker is used."),
+        None, "--train", help="ranker: tune the embedding model on this training file (same "
+        "format), then fit the ranker over it; without it the workspace's trained ranker is "
+        "used."),
+    tune_epochs: int = typer.Option(
+        3, "--tune-epochs", min=0, help="ranker with --train: epochs of tuning the embedding "
+        "model first (the tuned model is cached by the file's hash); 0 fits the ranker over "
+        "the model as shipped."),
     as_json: bool = typer.Option(False, "--json", help="Print metrics and rankings as JSON."),
 ) -> None:
     """Rank a public benchmark's candidates with each system and score the rankings."""
@@ -49,7 +54,8 @@ def bench(
         if ranked:
             from ..evaluate.answer_ranker import run_ranker
 
-            results["ranker"] = run_ranker(benchmark, train, workspace(ctx))
+            results["ranker"] = run_ranker(benchmark, train, workspace(ctx),
+                                           tune_epochs=tune_epochs, say=progress.say)
         if models:
             store = workspace(ctx).store
             results.update(run_models(benchmark, models, store, progress=progress))

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import copy
+import hashlib
+import os
+import shutil
 import xml.etree.ElementTree as ET
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -18,10 +23,12 @@ from .data import Benchmark
 from .semeval import PATH_HINT, RELEVANT_B, RELEVANT_C, read_xml
 
 if TYPE_CHECKING:
+    from ..embeddings.sentence import Embedder
     from ..workspace import Workspace
     from .bench import SystemResult
 
 NAME = "ranker"
+TUNED_FORMAT = 1  # bump when tuning changes, so cached tuned models are made again
 
 
 @dataclass
@@ -128,18 +135,74 @@ def benchmark_scores(benchmark: Benchmark, ranker: AnswerRanker, encode: Encode
     }
 
 
+def training_pairs(path: Path | str) -> list[tuple[str, str]]:
+    """(question, relevant text) pairs of a SemEval-2016 train file: each original question
+    with its relevant related questions (subtask B) and its Good comments (subtask C)."""
+    from .bench import load_benchmark
+
+    found = []
+    for subtask in ("B", "C"):
+        benchmark = load_benchmark("semeval2016", path, subtask, split="train")
+        for query in benchmark.queries:
+            for candidate in query.candidates:
+                if candidate.id in query.relevant:
+                    found.append((query.text, candidate.texts[0]))
+    return found
+
+
+def tuned_encoder(workspace: Workspace, train: Path | str, epochs: int,
+                  say: Callable[[str], None] | None = None) -> Embedder:
+    """The workspace's embedding model tuned on the pairs of `train` (a temporary model, never
+    registered or promoted), kept in the user cache under the hash of the training file, the
+    model and the epochs, so a second run does not tune again."""
+    from ..config import default_cache
+    from ..embeddings.sentence import Embedder
+    from ..train.retrieval import tune
+
+    base = workspace.index.embedder
+    if not isinstance(base, Embedder):
+        raise UsageError(f"The embedding model {base.name} cannot be tuned here: add "
+                         "--tune-epochs 0 to fit the ranker over it as shipped")
+    xml, _ = read_xml(train, "train")
+    digest = hashlib.sha256(xml.read_bytes())
+    digest.update(f"{base.name}|{base.path}|{epochs}|{TUNED_FORMAT}".encode())
+    key = digest.hexdigest()[:16]
+    folder = default_cache() / "tuned" / f"{base.name}-{key}"
+    if not (folder / "modules.json").is_file():
+        pairs = training_pairs(train)
+        if not pairs:
+            raise InputError(f"{xml} has no relevant question or Good comment to tune on")
+        if say:
+            say(f"Tuning {base.name} on {len(pairs)} pairs of {xml.name} for {epochs} epochs "
+                f"(once: kept in {folder.parent})")
+        model = tune(copy.deepcopy(base.model), pairs, epochs=epochs)
+        partial = folder.with_name(f"{folder.name}.partial-{os.getpid()}")
+        model.save(str(partial))
+        shutil.rmtree(folder, ignore_errors=True)
+        os.replace(partial, folder)  # whole or absent: a killed run tunes again
+    return Embedder(folder, name=f"{base.name}+tuned-{key}")
+
+
 def run_ranker(benchmark: Benchmark, train: Path | str | None, workspace: Workspace,
-               groups: tuple[str, ...] | None = None) -> SystemResult:
+               groups: tuple[str, ...] | None = None, tune_epochs: int = 0,
+               say: Callable[[str], None] | None = None) -> SystemResult:
     """The `ranker` system on a SemEval benchmark (B or C): fitted on `train` (the same
-    format) when given, else the workspace's trained ranker, else the default weighting."""
+    format) when given, else the workspace's trained ranker, else the default weighting.
+    With `tune_epochs`, the recipe a team follows: the embedding model is first tuned on
+    `train`, and the ranker is fitted and scored over the tuned model."""
     from ..ranker.answer import encoder, load_ranker
+    from ..ranker.vectors import CachedEncoder
     from .bench import SystemResult
     from .metrics import rank_candidates, semeval_scores
 
     if benchmark.dataset != "semeval2016" or benchmark.subtask not in ("B", "C"):
         raise UsageError("The ranker system ranks SemEval-2016 subtasks B and C: add "
                          "--subtask B or --subtask C, or leave out --system ranker")
-    encode = encoder(workspace)
+    if train is not None and tune_epochs > 0:
+        encode = CachedEncoder(tuned_encoder(workspace, train, tune_epochs, say),
+                               workspace.store)
+    else:
+        encode = encoder(workspace)
     if train is not None:
         ranker = fit_ranker(read_queries(train, "train"), encode, groups)
     else:

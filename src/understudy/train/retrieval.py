@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import copy
+import sys
 import tempfile
 from typing import Any
 
@@ -71,7 +73,9 @@ def tune(model: Any, pairs: list[tuple[str, str]], epochs: int = EPOCHS,
             model=model, args=arguments, train_dataset=data,
             loss=MultipleNegativesRankingLoss(model),
         )
-        trainer.train()
+        # With tqdm off, transformers prints each log dict to stdout: keep stdout for --json.
+        with contextlib.redirect_stdout(sys.stderr):
+            trainer.train()
     return model
 
 
