@@ -155,6 +155,8 @@ def test_answer_json_and_the_api_give_the_language(workspace, tmp_path):
     assert result.exit_code == 0, result.output
     [draft] = json.loads(result.stdout)
     assert draft["language"] == "fr"
+    shown = run("answer", str(ticket))  # the same ticket drafted again, shown to a person
+    assert "ticket in French" in shown.output
     client, headers = make_client(workspace)
     with client:
         response = client.post("/v1/answers", headers=headers, json={
@@ -164,3 +166,17 @@ def test_answer_json_and_the_api_give_the_language(workspace, tmp_path):
         assert response.json()["language"] == "de"
         listed = client.get(f"/v1/drafts/{draft['id']}", headers=headers).json()
         assert listed["language"] == "fr"
+
+
+def test_e5_fuses_with_its_own_bm25_share(home):
+    from understudy.embeddings import BM25_WEIGHTS, E5
+    from understudy.index import BM25_WEIGHT
+    from understudy.workspace import Workspace
+
+    ws = Workspace(home)
+    assert ws.index.weight == BM25_WEIGHT  # MiniLM
+    ws.settings.set("embedding_model", E5)
+    ws.close()
+    ws = Workspace(home)  # a fresh one reads the setting; nothing is encoded
+    assert ws.index.weight == BM25_WEIGHTS[E5] < BM25_WEIGHT
+    ws.close()
