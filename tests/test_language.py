@@ -57,7 +57,11 @@ def test_a_generating_backend_is_asked_for_the_ticket_language():
     assert rules.language == "fr" and rules.cite and rules.decline
     last = build_messages(french, [], rules=rules)[1]["content"].rsplit("\n", 1)[1]
     assert last == "Write the team's reply to the ticket above in French, citing the sources " \
-                   "you use."
+                   "you use. If the sources do not answer it, still write exactly: I don't know."
+    # An English ticket: the declined reply needs no reminder.
+    english = build_messages(make_thread(3, *TICKETS["en"]), [], rules=answering_rules(
+        make_thread(3, *TICKETS["en"])))[1]["content"]
+    assert english.endswith("in English, citing the sources you use.")
     unknown = make_thread(2, "Crash", "Help!")
     assert answering_rules(unknown).language is None
     assert build_messages(unknown, [], rules=answering_rules(unknown))[1]["content"].endswith(
@@ -79,7 +83,8 @@ def test_the_openai_backend_sends_the_instruction(workspace, openai_server):
     assert draft.language == "es"
     [request] = openai_server.calls("/v1/chat/completions")
     assert request["json"]["messages"][1]["content"].endswith(
-        "in Spanish, citing the sources you use.")
+        "in Spanish, citing the sources you use. If the sources do not answer it, still write "
+        "exactly: I don't know.")
 
 
 def _evidence(key: str, text: str, score: float, thread_id: int) -> Evidence:

@@ -33,6 +33,7 @@ class Rules:
 ANSWERING = Rules()
 TEAM_VOICE = Rules(cite=False, decline=False)  # a plain team reply, as most examples are
 
+DONT_KNOW = "I don't know"
 _INTRO = "You draft replies to support tickets for a software team.\n"
 _CITE = ("Answer only from the numbered sources in the user message. Cite every source you use "
          "as [1], [2], ... right after the sentence that uses it.\n")
@@ -57,7 +58,11 @@ def instruction(rules: Rules = ANSWERING) -> str:
     if rules.language:
         # Said last, next to the ticket: the sources may be in another language than the reply.
         what += f" in {language_name(rules.language)}"
-    return what + (", citing the sources you use." if rules.cite else ".")
+    what += ", citing the sources you use." if rules.cite else "."
+    if rules.decline and rules.language not in (None, "en"):
+        # A declined draft is recognised by these English words; translated, it would be sent.
+        what += f" If the sources do not answer it, still write exactly: {DONT_KNOW}."
+    return what
 
 
 def answering_rules(ticket: Thread) -> Rules:
@@ -71,7 +76,6 @@ INSTRUCTION = instruction(ANSWERING)
 # Completion models read one string: the prompt ends with SEPARATOR, the answer with STOP.
 SEPARATOR = "\n\n###\n\n"
 STOP = " END"
-DONT_KNOW = "I don't know"
 TICKET_SHARE = 0.5  # at most this share of the budget goes to the ticket
 MIN_SOURCE_TOKENS = 24  # a source trimmed below this is left out
 
