@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
 import pytest
 from factories import make_thread
@@ -22,6 +23,7 @@ from understudy.datasets.split import assign_splits, group_key
 from understudy.prompts import (
     TEAM_VOICE,
     Rules,
+    answering_rules,
     build_completion_prompt,
     build_messages,
     rules_for,
@@ -100,9 +102,11 @@ def test_training_prompt_is_the_answering_prompt_with_the_rules_its_reply_obeys(
     evidence = filled.answerer().prompt_evidence(thread, before=example.source["at"])
     items = [source_item(e) for e in evidence]
     assert [i.key for i in items] == example.source["sources"] and items
-    # The team's reply neither cites nor declines, so its prompt asks for neither.
+    # The team's reply neither cites nor declines, so its prompt asks for neither; it asks for
+    # the language the reply is written in.
     rules = rules_for(example.completion)
-    assert rules == TEAM_VOICE and "[1], [2]" not in example.messages[0]["content"]
+    assert rules == replace(TEAM_VOICE, language="en")
+    assert "[1], [2]" not in example.messages[0]["content"]
     assert "I don't know" not in example.messages[0]["content"]
     assert build_messages(thread, items, upto=position, rules=rules) == example.messages
     assert completion_prompt(example) == build_completion_prompt(thread, items, upto=position,
@@ -113,7 +117,7 @@ def test_training_prompt_is_the_answering_prompt_with_the_rules_its_reply_obeys(
     filled.answerer("openai").draft(thread, before=example.source["at"], save=False)
     [request] = openai_server.calls("/v1/chat/completions")
     sent = request["json"]["messages"]
-    assert sent == build_messages(thread, items, upto=position)  # the answering rules
+    assert sent == build_messages(thread, items, upto=position, rules=answering_rules(thread))
     # Same builder: the sources and the ticket are the same bytes, only the rules differ.
     assert sent[1]["content"].rsplit("\n", 1)[0] == example.messages[1]["content"].rsplit(
         "\n", 1)[0]
@@ -138,7 +142,7 @@ def test_a_prompt_asks_to_cite_or_decline_only_where_the_team_did(workspace):
     assert "I don't know" not in cites[0]["content"]
     assert plain == build_messages(workspace.store.get_thread(
         next(t.id for t in workspace.store.threads() if t.title == "Case 3")), [], upto=1,
-        rules=Rules(cite=False, decline=False))
+        rules=Rules(cite=False, decline=False, language="en"))
 
 
 def test_options_choose_team_dates_length_projects_and_sources(filled):

@@ -178,3 +178,43 @@ def test_home_that_is_a_file_is_a_usage_error(tmp_path):
     result = run("demo", "--home", str(file))
     assert result.exit_code == 2
     assert "is a file: give a folder" in result.output
+
+
+# The French tickets and the English threads that answer them. With MiniLM (the runs above)
+# they are not part of the demo at all: test_a_draft_for_every_open_ticket holds only English.
+FRENCH = {"tallybook/server#89": "tallybook/server#38",
+          "tallybook/server#91": "tallybook/server#57"}
+
+
+@pytest.mark.slow
+def test_with_e5_the_demo_answers_two_french_tickets_from_english_replies(tmp_path,
+                                                                         monkeypatch):
+    from understudy.demo import FRENCH_TICKETS
+
+    monkeypatch.setenv("COLUMNS", "120")
+    assert {t.external_id for t in load_threads(FRENCH_TICKETS)} == set(FRENCH)
+    home = tmp_path / "demo"
+    result = run("--home", str(home), "demo", "--embedding-model", "multilingual-e5-small",
+                 "--json")
+    assert result.exit_code == 0, result.output
+    by_url = {**BY_URL, **{t.url: t for t in load_threads(FRENCH_TICKETS)}}
+    drafts = {by_url[d["thread_url"]].external_id: d for d in json.loads(result.stdout)}
+    assert set(drafts) == set(ANSWERED_BY) | UNANSWERABLE | set(FRENCH)
+    for ticket, twin in FRENCH.items():
+        draft = drafts[ticket]
+        assert draft["language"] == "fr" and not draft["abstained"]
+        top = draft["sources"][0]
+        assert top["kind"] == "reply" and BY_URL[top["url"]].external_id == twin
+        reply = next(m.body for m in BY_ID[twin].messages[1:] if m.is_team)
+        assert reply.splitlines()[0] in draft["text"]  # the team's English reply
+    assert {d["language"] for t, d in drafts.items() if t not in FRENCH} == {"en"}
+    shown = run("--home", str(home), "demo")  # the setting stays: shown again, not redrafted
+    assert "tallybook/server#89  (in French)" in shown.output
+    assert "two of the open tickets are written in French" in shown.output.replace("\n", " ")
+
+
+def test_an_unknown_demo_encoder_is_one_line(tmp_path):
+    result = run("--home", str(tmp_path / "demo"), "demo", "--embedding-model", "bert")
+    assert result.exit_code != 0
+    assert "Unknown embedding_model 'bert'" in result.output
+    assert "Traceback" not in result.output

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 from .backends.base import Backend, Composition
 from .errors import UsageError
-from .evidence import Evidence, bot_accounts, ticket_query
+from .evidence import Evidence, bot_accounts, ticket_language, ticket_query
 from .judge import Judge
 from .plugins import load
 from .ranker.answer import encoder, load_ranker
@@ -119,6 +119,7 @@ class Answerer:
             sources=[_source(e) for e in composed.used],
             thread_url=thread.url,
             thread_title=thread.title,
+            language=ticket_language(thread),
         )
         if not verdict.abstained and self.ranking.trained and not self.backend.generates:
             draft.model = f"{draft.model}+ranker"

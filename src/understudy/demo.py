@@ -19,9 +19,13 @@ from .config import default_home
 from .errors import InputError
 from .records import Draft, Message, Thread
 from .sources import SyncReport, sync
+from .text.language import language_name
 from .workspace import Workspace
 
 SAMPLE_DIR = Path(__file__).parent / "data" / "sample"
+# Two tickets written in French, answered from the English threads: only a multilingual
+# encoder matches them, so they are part of the demo when the workspace searches with one.
+FRENCH_TICKETS = SAMPLE_DIR / "threads_fr.json"
 SAMPLE_DOCS_URL = "https://docs.tallybook.example"
 QUESTION_LINES = 12  # lines of each ticket shown above its draft
 
@@ -53,10 +57,21 @@ class SampleLoad:
     docs: SyncReport
 
 
+def multilingual(workspace: Workspace) -> bool:
+    """True when the workspace searches with multilingual-e5-small, which matches tickets in
+    one language to answers in another."""
+    from .embeddings import E5
+
+    return workspace.index.embedder.name == E5
+
+
 def load_sample(workspace: Workspace) -> SampleLoad:
-    """Upsert the sample threads and sync the sample docs; a second load changes nothing."""
+    """Upsert the sample threads (the French tickets too with a multilingual encoder) and sync
+    the sample docs; a second load changes nothing."""
     store = workspace.store
     loaded = load_threads()
+    if multilingual(workspace):
+        loaded += load_threads(FRENCH_TICKETS)
     outcomes = [store.upsert_thread(thread) for thread in loaded]
     # Read back: the stored threads carry ids and the clean text of every message.
     threads = [store.find_thread(t.source, t.external_id) for t in loaded]
@@ -104,7 +119,10 @@ def run_demo(workspace: Workspace, console: Console,
         "for the tickets still waiting for a reply.\n\nBelow, each open ticket is followed by "
         "its draft, a confidence, and the past answers and doc sections the draft drew on. "
         "Where nothing it knows fits, understudy abstains instead of guessing.\n"
-        "Everything runs on this machine: no network, no API key.",
+        + ("Its embedding model is multilingual: two of the open tickets are written in French "
+           "and are answered from the team's English replies.\n" if multilingual(workspace)
+           else "")
+        + "Everything runs on this machine: no network, no API key.",
         title="understudy demo", title_align="left", border_style="cyan",
     ))
     console.print(f"Workspace: [b]{escape(str(workspace.home))}[/]")
@@ -153,7 +171,9 @@ def question_excerpt(body: str, max_lines: int = QUESTION_LINES) -> str:
 
 def show_draft(console: Console, thread: Thread, draft: Draft, position: str = "") -> None:
     """One ticket (title, link, the start of its question) and its draft with sources."""
-    console.rule(f"[b]Ticket {position}[/]  {escape(thread.external_id)}", align="left")
+    written = f"  (in {language_name(draft.language)})" if draft.language not in (None, "en") \
+        else ""
+    console.rule(f"[b]Ticket {position}[/]  {escape(thread.external_id)}{written}", align="left")
     console.print(f"[b]{escape(thread.title)}[/]\n[blue]{escape(thread.url)}[/]")
     body = thread.messages[0].body if thread.messages else ""
     console.print(Padding(Markdown(question_excerpt(body), style="dim"), (1, 0, 1, 2)))

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 from .marker import PREFIX as MARKER_PREFIX
 from .records import Message, Thread
+from .text.language import detect_language
 
 # The hidden line a posted draft carries (send.marker); a reply holding it is understudy's own.
 
@@ -60,6 +61,14 @@ def ticket_query(thread: Thread) -> str:
     """The text a ticket is matched by: its title and first message."""
     first = thread.messages[0].text if thread.messages else ""
     return f"{thread.title}\n{first}".strip()
+
+
+def ticket_language(thread: Thread) -> str | None:
+    """The language a ticket is written in (ISO 639-1), from its title and first message; None
+    when they are too short or too mixed to tell."""
+    first = thread.messages[0] if thread.messages else None
+    text = (first.text or first.body) if first else ""
+    return detect_language(f"{thread.title}\n{text}")
 
 
 def is_own_post(message: Message, bots: frozenset[str] | set[str] = frozenset()) -> bool:

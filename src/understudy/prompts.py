@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
+from .evidence import ticket_language
 from .records import Message, Thread
 from .text import count_tokens, markdown_to_text
+from .text.language import detect_language, language_name
 
 if TYPE_CHECKING:
     from .index import KnowledgeItem
@@ -25,11 +27,13 @@ class Rules:
 
     cite: bool = True  # the reply cites the numbered sources as [1], [2], ...
     decline: bool = True  # the reply is "I don't know" when the sources do not answer
+    language: str | None = None  # the reply is written in this language (ISO 639-1)
 
 
 ANSWERING = Rules()
 TEAM_VOICE = Rules(cite=False, decline=False)  # a plain team reply, as most examples are
 
+DONT_KNOW = "I don't know"
 _INTRO = "You draft replies to support tickets for a software team.\n"
 _CITE = ("Answer only from the numbered sources in the user message. Cite every source you use "
          "as [1], [2], ... right after the sentence that uses it.\n")
@@ -49,10 +53,21 @@ def system_prompt(rules: Rules = ANSWERING) -> str:
 
 
 def instruction(rules: Rules = ANSWERING) -> str:
-    """The last line of the user message: what to write."""
-    if rules.cite:
-        return "Write the team's reply to the ticket above, citing the sources you use."
-    return "Write the team's reply to the ticket above."
+    """The last line of the user message: what to write, and in which language."""
+    what = "Write the team's reply to the ticket above"
+    if rules.language:
+        # Said last, next to the ticket: the sources may be in another language than the reply.
+        what += f" in {language_name(rules.language)}"
+    what += ", citing the sources you use." if rules.cite else "."
+    if rules.decline and rules.language not in (None, "en"):
+        # A declined draft is recognised by these English words; translated, it would be sent.
+        what += f" If the sources do not answer it, still write exactly: {DONT_KNOW}."
+    return what
+
+
+def answering_rules(ticket: Thread) -> Rules:
+    """The rules a draft is asked to follow: cite or decline, in the ticket's language."""
+    return replace(ANSWERING, language=ticket_language(ticket))
 
 
 SYSTEM_PROMPT = system_prompt(ANSWERING)
@@ -61,7 +76,6 @@ INSTRUCTION = instruction(ANSWERING)
 # Completion models read one string: the prompt ends with SEPARATOR, the answer with STOP.
 SEPARATOR = "\n\n###\n\n"
 STOP = " END"
-DONT_KNOW = "I don't know"
 TICKET_SHARE = 0.5  # at most this share of the budget goes to the ticket
 MIN_SOURCE_TOKENS = 24  # a source trimmed below this is left out
 
@@ -76,8 +90,10 @@ _DECLINED = re.compile(r"^\W*i\s+(?:don['’]?t|do\s+not)\s+know\b", re.IGNORECA
 
 
 def rules_for(reply: str) -> Rules:
-    """The rules a reply actually follows, for the prompt of the example that teaches it."""
-    return Rules(cite=bool(_CITATION.search(reply)), decline=bool(_DECLINED.match(reply)))
+    """The rules a reply actually follows, for the prompt of the example that teaches it: the
+    language asked for is the one the reply is written in."""
+    return Rules(cite=bool(_CITATION.search(reply)), decline=bool(_DECLINED.match(reply)),
+                 language=detect_language(reply))
 
 
 def neutralise(text: str) -> str:

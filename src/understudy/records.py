@@ -139,6 +139,7 @@ class Draft:
     thread_title: str = ""
     claimed_by: str | None = None  # the sender posting it now ("pid@host:nonce"), while sending
     claimed_at: str | None = None
+    language: str | None = None  # the ticket's language (ISO 639-1) when it could be told
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)

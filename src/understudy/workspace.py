@@ -69,9 +69,11 @@ class Workspace:
 
     @cached_property
     def index(self) -> KnowledgeIndex:  # imported late: commands that need no model stay fast
-        from .index import KnowledgeIndex
+        from .embeddings import BM25_WEIGHTS
+        from .index import BM25_WEIGHT, KnowledgeIndex
 
-        return KnowledgeIndex(self.store, self.encoder)
+        encoder = self.encoder
+        return KnowledgeIndex(self.store, encoder, BM25_WEIGHTS.get(encoder.name, BM25_WEIGHT))
 
     def answerer(self, backend: str | None = None) -> Answerer:
         """The answering pipeline with `backend` (the settings' default when None)."""

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 from ..evidence import Evidence, clean_for_reader
 from ..index import KnowledgeItem
 from ..llm import Client, Completion, client_for
-from ..prompts import DONT_KNOW, STOP, build_completion_prompt, build_messages
+from ..prompts import DONT_KNOW, STOP, answering_rules, build_completion_prompt, build_messages
 from ..records import Thread
 from .base import Backend, Composition
 
@@ -113,14 +113,15 @@ class GenerativeBackend(Backend):
         client = self.client
         model = client.model or ""
         options = self.options()
+        rules = answering_rules(ticket)
         if client.completion_only():
             prompt = build_completion_prompt(ticket, items, budget=self.budget, model=model,
-                                             counter=self.counter())
+                                             counter=self.counter(), rules=rules)
             stops = list(options.get("stop") or [])
             options["stop"] = stops + [STOP] if STOP not in stops else stops
             return client.complete(prompt=prompt, **options)
         messages = build_messages(ticket, items, budget=self.budget, model=model,
-                                  counter=self.counter())
+                                  counter=self.counter(), rules=rules)
         return client.complete(messages=messages, **options)
 
 

@@ -22,6 +22,11 @@ def demo(
     home: Path | None = typer.Option(
         None, "--home", help="Workspace folder for the demo (default: <home>/demo)."
     ),
+    embedding_model: str | None = typer.Option(
+        None, "--embedding-model",
+        help="Search with this encoder from now on in the demo workspace: minilm, "
+             "multilingual-e5-small (adds two tickets in French) or mpnet.",
+    ),
 ) -> None:
     """Draft answers for a sample product's open tickets, offline (workspace: <home>/demo)."""
     from ..demo import demo_home, run_demo  # the sample's index and parsers, loaded when used
@@ -35,6 +40,13 @@ def demo(
     elif root.obj is None:  # no --home: keep the sample out of the user's own workspace
         root.obj = Workspace(demo_home())
     ws = workspace(ctx)
+    if embedding_model:
+        from ..embeddings import encoder_for
+
+        encoder_for(embedding_model)  # an unknown or missing model: one line, nothing changed
+        ws.settings.set("embedding_model", embedding_model.strip().lower())
+        ws.__dict__.pop("encoder", None)  # chosen again from the setting
+        ws.__dict__.pop("index", None)
     out = Console(stderr=True, quiet=True) if json_out else console
     with progress("Loading the sample") as bars:
         drafts = run_demo(ws, out, bars)

@@ -82,17 +82,20 @@ def _print_table(benchmark, results) -> None:  # noqa: ANN001  (types from a laz
 
 @eval_app.command("tune")
 def tune(
+    ctx: typer.Context,
     path: Path = typer.Argument(..., help="The SemEval-2016 folder holding dev/ and train/."),
     threshold: float = typer.Option(
         0.5, "--threshold", help="Confidence below which the answerer abstains."
     ),
     as_json: bool = typer.Option(False, "--json", help="Print the choices as JSON."),
 ) -> None:
-    """Choose the fusion weight and confidence calibration on train data; check them on dev."""
+    """Choose the fusion weight and confidence calibration on train data; check them on dev
+    (with the workspace's embedding model)."""
     from ..evaluate.calibrate import tune as run_tune
 
+    encoder = workspace(ctx).encoder
     with show_progress("Loading the embedding model") as progress:
-        report = run_tune(path, threshold=threshold, progress=progress)
+        report = run_tune(path, encoder, threshold=threshold, progress=progress)
     if as_json:
         typer.echo(json.dumps(report.to_json(), indent=2))
         return

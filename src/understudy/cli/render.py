@@ -11,6 +11,7 @@ from rich.markdown import Markdown
 from rich.panel import Panel
 
 from ..records import Draft
+from ..text.language import language_name
 from ..workspace import Workspace
 from .progress import progress
 
@@ -39,6 +40,8 @@ def render_draft(out: Console, draft: Draft) -> None:
     state = "[yellow]abstained[/]" if draft.abstained else "[green]answer[/]"
     title = f"Draft {draft.id} · {draft.thread_title or 'ticket'} · {state}"
     subtitle = f"{draft.backend} · confidence {draft.confidence:.2f} · {draft.status}"
+    if draft.language:
+        subtitle = f"ticket in {language_name(draft.language)} · {subtitle}"
     out.print(Panel(Markdown(draft.final_text or draft.text), title=title, subtitle=subtitle,
                     title_align="left", subtitle_align="right"))
     if draft.thread_url:

@@ -78,6 +78,8 @@ class DraftOut(BaseModel):
     thread_title: str
     created_at: str
     updated_at: str
+    language: str | None = Field(
+        None, description="The ticket's language (ISO 639-1), when it could be told")
 
     @classmethod
     def of(cls, draft: Draft) -> DraftOut:

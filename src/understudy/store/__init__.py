@@ -282,12 +282,12 @@ class Store(SnippetQueries, SendQueries):
                 cursor = self.db.execute(
                     "INSERT INTO drafts (thread_id, text, backend, model, confidence, abstained,"
                     " sources, status, final_text, sent_to, sent_id, error, created_at,"
-                    " updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    " updated_at, language) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     (
                         draft.thread_id, draft.text, draft.backend, draft.model,
                         draft.confidence, int(draft.abstained), sources, draft.status,
                         draft.final_text, draft.sent_to, draft.sent_id, draft.error,
-                        draft.created_at, draft.updated_at,
+                        draft.created_at, draft.updated_at, draft.language,
                     ),
                 )
                 draft.id = cursor.lastrowid
@@ -615,7 +615,7 @@ def _draft(row: sqlite3.Row) -> Draft:
         final_text=row["final_text"], sent_to=row["sent_to"], sent_id=row["sent_id"],
         error=row["error"], created_at=row["created_at"], updated_at=row["updated_at"],
         id=row["id"], thread_url=row["thread_url"], thread_title=row["thread_title"],
-        claimed_by=row["claimed_by"], claimed_at=row["claimed_at"],
+        claimed_by=row["claimed_by"], claimed_at=row["claimed_at"], language=row["language"],
     )
 
 def _call(row: sqlite3.Row) -> dict[str, Any]:

@@ -307,6 +307,13 @@ def m012_index_snapshots(db: sqlite3.Connection) -> None:
     )
 
 
+@migration
+def m013_draft_language(db: sqlite3.Connection) -> None:
+    # The language of the ticket a draft answers, as detected when it was drafted: a reviewer
+    # and the API see it, and it says which language the draft was asked to be written in.
+    db.executescript("ALTER TABLE drafts ADD COLUMN language TEXT;")
+
+
 def now() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
