@@ -6,12 +6,37 @@ import html
 import re
 
 from markdown_it import MarkdownIt
+from markdown_it.rules_core import StateCore
+from markdown_it.token import Token
 from markdown_it.tree import SyntaxTreeNode
 
 MAX_BLOCK_LINES = 15  # a code block, log or traceback longer than this collapses to one line
 _MARKER_LINE_CHARS = 160
 
 _md = MarkdownIt("commonmark").enable(["table", "strikethrough"])
+# Every `[` and `![` in inline content tries to read a link, 10 to 30 microseconds each even
+# when it fails (20 KB of `![` took 0.6 s). Past this many in one text, the inline content that
+# holds the most of them is read by a plain cleaner instead of the parser, until at most this
+# many are left to it. No ticket or page of the samples or the public data sets comes near it.
+MAX_LINK_OPENERS = 2000
+
+
+def _guard_inline(state: StateCore) -> None:
+    """Mark the inline content with the most link openers for the plain cleaner, until the
+    rest holds at most MAX_LINK_OPENERS."""
+    counted = [(token.content.count("["), index) for index, token in enumerate(state.tokens)
+               if token.type == "inline"]
+    total = sum(count for count, _ in counted)
+    if total <= MAX_LINK_OPENERS:
+        return
+    for count, index in sorted(counted, reverse=True):
+        state.tokens[index].type = "inline_plain"
+        total -= count
+        if total <= MAX_LINK_OPENERS:
+            break
+
+
+_md.core.ruler.before("inline", "guard_inline", _guard_inline)
 
 _LOG_LINE = re.compile(
     "|".join(
@@ -67,8 +92,8 @@ def markdown_to_text(body: str) -> str:
     body = (body or "").replace("\r\n", "\n").replace("\r", "\n").replace("\ue000", "")
     lines = _drop_email_quotes(body)
     markers: list[str] = []
-    source = _collapse_unfenced_logs(lines, markers)
-    text = "\n\n".join(_blocks(SyntaxTreeNode(_md.parse(source))))
+    source, tokens = _collapse_unfenced_logs(lines, markers)
+    text = "\n\n".join(_blocks(SyntaxTreeNode(tokens or _md.parse(source))))
     text = _PLACEHOLDER.sub(lambda m: markers[int(m.group(1))], text)
     return re.sub(r"\n{3,}", "\n\n", text).strip()
 
@@ -100,11 +125,16 @@ def _drop_email_quotes(body: str) -> list[str]:
     return kept
 
 
-def _collapse_unfenced_logs(lines: list[str], markers: list[str]) -> str:
-    """The source with long pasted logs outside code blocks replaced by placeholders."""
+def _collapse_unfenced_logs(lines: list[str], markers: list[str]) -> tuple[str, list[Token]]:
+    """The source with long pasted logs outside code blocks replaced by placeholders, and its
+    tokens when they were parsed already (the source is parsed only when it may hold a log)."""
     source = "\n".join(lines)
+    # a log run is more than MAX_BLOCK_LINES lines, half of them log lines
+    if sum(1 for line in lines if _LOG_LINE.match(line)) * 2 <= MAX_BLOCK_LINES:
+        return source, []
+    tokens = _md.parse(source)
     covered: set[int] = set()
-    for token in _md.parse(source):
+    for token in tokens:
         if token.type in ("fence", "code_block", "html_block") and token.map:
             covered.update(range(*token.map))
     out: list[str] = []
@@ -118,7 +148,7 @@ def _collapse_unfenced_logs(lines: list[str], markers: list[str]) -> str:
         else:
             out.append(lines[i])
             i += 1
-    return "\n".join(out)
+    return ("\n".join(out), []) if markers else (source, tokens)
 
 
 def _log_run_end(lines: list[str], start: int) -> int:
@@ -159,7 +189,7 @@ def _is_log(lines: list[str]) -> bool:
 def _blocks(node: SyntaxTreeNode) -> list[str]:
     """Text blocks of a markdown syntax tree node."""
     kind = node.type
-    if kind == "inline":
+    if kind in ("inline", "inline_plain"):
         return [_inline(node)]
     if kind in ("fence", "code_block"):
         lines = node.content.rstrip("\n").split("\n")
@@ -210,6 +240,8 @@ def _table_rows(node: SyntaxTreeNode) -> list[str]:
 
 def _inline(node: SyntaxTreeNode) -> str:
     """Text of an inline node: link text, inline code, meaningful image alt text."""
+    if node.type == "inline_plain":
+        return _plain_inline(node.content)
     parts: list[str] = []
     for child in node.children:
         kind = child.type
@@ -227,6 +259,26 @@ def _inline(node: SyntaxTreeNode) -> str:
         elif child.children:
             parts.append(_inline(child))
     return re.sub(r"(?<=\S)[ \t]{2,}(?=\S)", " ", "".join(parts)).strip()
+
+
+_PLAIN_LINK = re.compile(r"(!?)\[([^\[\]\n]*+)\]\([^()\s]*+(?:[ \t]++\"[^\"\n]*+\")?\)")
+_PLAIN_CODE = re.compile(r"`++([^`\n]++)`++")
+_PLAIN_TAG = re.compile(r"<(br\b)?[^<>\n]*+>", re.I)
+_PLAIN_ESCAPE = re.compile(r"\\([!-/:-@\[-`{-~])")
+
+
+def _plain_inline(content: str) -> str:
+    """Inline content read without the Markdown parser, in one pass per construct: link text,
+    meaningful image alt text, inline code, no tags or escapes. For content too costly to parse."""
+    def link(match: re.Match[str]) -> str:
+        text = match.group(2).strip()
+        return "" if match.group(1) and (not text or _GENERIC_ALT.match(text)) else text
+
+    text = _PLAIN_LINK.sub(link, content)
+    text = _PLAIN_CODE.sub(r"\1", text)
+    text = _PLAIN_TAG.sub(lambda m: "\n" if m.group(1) else "", text)
+    text = html.unescape(_PLAIN_ESCAPE.sub(r"\1", text))
+    return re.sub(r"(?<=\S)[ \t]{2,}(?=\S)", " ", text).strip()
 
 
 def _html_text(raw: str) -> str:
