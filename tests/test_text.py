@@ -265,11 +265,11 @@ def test_html_and_breaks():
 
 
 def test_link_openers_past_the_budget_are_read_by_the_plain_cleaner():
-    from understudy.text.markdown import MAX_LINK_OPENERS
+    from understudy.text.markdown import MAX_INLINE_COST
     # over the budget, the paragraph with the most `[` skips the parser and reads the same
     links = "See [the docs](http://x.example/a) and ![Login form](b.png) ![screenshot](c.png) "
     body = "Intro with [one link](http://x.example/).\n\n" + (
-        links * (MAX_LINK_OPENERS // 3 + 1) + "`code` <b>bold</b> &gt; \\[x")
+        links * (MAX_INLINE_COST // 90 + 1) + "`code` <b>bold</b> &gt; \\[x")
     text = markdown_to_text(body)
     assert text.startswith("Intro with one link.\n\nSee the docs and Login form See the docs")
     assert text.endswith("and Login form code bold > [x")

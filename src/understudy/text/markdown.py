@@ -7,6 +7,7 @@ import re
 
 from markdown_it import MarkdownIt
 from markdown_it.rules_core import StateCore
+from markdown_it.rules_inline import StateInline
 from markdown_it.token import Token
 from markdown_it.tree import SyntaxTreeNode
 
@@ -14,29 +15,59 @@ MAX_BLOCK_LINES = 15  # a code block, log or traceback longer than this collapse
 _MARKER_LINE_CHARS = 160
 
 _md = MarkdownIt("commonmark").enable(["table", "strikethrough"])
-# Every `[` and `![` in inline content tries to read a link, 10 to 30 microseconds each even
-# when it fails (20 KB of `![` took 0.6 s). Past this many in one text, the inline content that
-# holds the most of them is read by a plain cleaner instead of the parser, until at most this
-# many are left to it. No ticket or page of the samples or the public data sets comes near it.
-MAX_LINK_OPENERS = 2000
+# Inline parsing costs markdown-it-py about 30 microseconds for each `[` and `![` (each tries
+# to read a link, even when it fails: 20 KB of `![` took 0.6 s), 17 for each `*`, `_`, `~` and
+# backtick (a delimiter: 300 KB of `*a` took 2.6 s) and 4 for each `\\`, `&` and `<`. Past this
+# budget in one text, in microseconds, the inline content that costs most is read by a plain
+# cleaner instead of the parser, until at most the budget is left to it. The costliest text of
+# the samples, these docs and the public data sets needs a third of it.
+MAX_INLINE_COST = 60_000
+
+
+def _inline_cost(content: str) -> int:
+    count = content.count
+    return (30 * count("[") + 17 * (count("*") + count("_") + count("~") + count("`"))
+            + 4 * (count("\\") + count("&") + count("<")))
 
 
 def _guard_inline(state: StateCore) -> None:
-    """Mark the inline content with the most link openers for the plain cleaner, until the
-    rest holds at most MAX_LINK_OPENERS."""
-    counted = [(token.content.count("["), index) for index, token in enumerate(state.tokens)
-               if token.type == "inline"]
-    total = sum(count for count, _ in counted)
-    if total <= MAX_LINK_OPENERS:
+    """Mark the inline content that costs most for the plain cleaner, until the rest costs at
+    most MAX_INLINE_COST."""
+    costs = [(_inline_cost(token.content), index) for index, token in enumerate(state.tokens)
+             if token.type == "inline"]
+    total = sum(cost for cost, _ in costs)
+    if total <= MAX_INLINE_COST:
         return
-    for count, index in sorted(counted, reverse=True):
+    for cost, index in sorted(costs, reverse=True):
         state.tokens[index].type = "inline_plain"
-        total -= count
-        if total <= MAX_LINK_OPENERS:
+        total -= cost
+        if total <= MAX_INLINE_COST:
             break
 
 
 _md.core.ruler.before("inline", "guard_inline", _guard_inline)
+
+# Characters that stop markdown-it's text rule but mean nothing inline here (`-`, `#`, `+`,
+# `=`, `:`, `@`, ...: no typographer, no linkify) were read one by one through every inline rule:
+# 300 KB of PEM headers took 0.5 s. A run of them and of plain text is read at once; the text
+# is the same.
+_PLAIN_RUN = re.compile(r"[^\n!&*_<\[\]\\`~]+")
+
+
+def _plain_run(state: StateInline, silent: bool) -> bool:
+    match = _PLAIN_RUN.match(state.src, state.pos, state.posMax)
+    if match is None:
+        return False
+    if not silent:
+        if hasattr(state, "append_pending"):  # markdown-it-py 4: without copying what is pending
+            state.append_pending(match.group())
+        else:
+            state.pending += match.group()
+    state.pos = match.end()
+    return True
+
+
+_md.inline.ruler.after("text", "plain_run", _plain_run)
 
 _LOG_LINE = re.compile(
     "|".join(
@@ -265,17 +296,26 @@ _PLAIN_LINK = re.compile(r"(!?)\[([^\[\]\n]*+)\]\([^()\s]*+(?:[ \t]++\"[^\"\n]*+
 _PLAIN_CODE = re.compile(r"`++([^`\n]++)`++")
 _PLAIN_TAG = re.compile(r"<(br\b)?[^<>\n]*+>", re.I)
 _PLAIN_ESCAPE = re.compile(r"\\([!-/:-@\[-`{-~])")
+_PLAIN_EMPHASIS = re.compile(r"\*++|~~++|(?<!\w)__?+|__?+(?!\w)")
 
 
 def _plain_inline(content: str) -> str:
     """Inline content read without the Markdown parser, in one pass per construct: link text,
-    meaningful image alt text, inline code, no tags or escapes. For content too costly to parse."""
+    meaningful image alt text, inline code, no emphasis marks, tags or escapes. For content too
+    costly to parse."""
     def link(match: re.Match[str]) -> str:
         text = match.group(2).strip()
         return "" if match.group(1) and (not text or _GENERIC_ALT.match(text)) else text
 
     text = _PLAIN_LINK.sub(link, content)
-    text = _PLAIN_CODE.sub(r"\1", text)
+    code: list[str] = []  # kept apart from the emphasis marks
+
+    def inline_code(match: re.Match[str]) -> str:
+        code.append(match.group(1))
+        return f"\ue000{len(code) - 1}\ue000"
+
+    text = _PLAIN_EMPHASIS.sub("", _PLAIN_CODE.sub(inline_code, text))
+    text = _PLACEHOLDER.sub(lambda m: code[int(m.group(1))], text)
     text = _PLAIN_TAG.sub(lambda m: "\n" if m.group(1) else "", text)
     text = html.unescape(_PLAIN_ESCAPE.sub(r"\1", text))
     return re.sub(r"(?<=\S)[ \t]{2,}(?=\S)", " ", text).strip()
