@@ -221,7 +221,8 @@ class Job(ABC):
 
     @abstractmethod
     def finish(self, report: JobReport) -> None:
-        """Runs once after the items, even when the run stopped early: make the examples."""
+        """Make the examples from the stored results: after a run that finished items (even
+        when it stopped early), or after one killed before it made them."""
 
     def pending(self) -> tuple[list[Any], int]:
         """The items this run will work on (at most `limit`), and how many are done already."""
@@ -259,8 +260,17 @@ class Job(ABC):
     def _run(self, progress: Progress | None) -> JobReport:
         todo, done = self.pending()
         report = JobReport(self.name, self.model, items=len(todo), done_before=done)
+        # Set while results may be stored that the examples do not hold yet: a run killed
+        # after its last result but before its examples leaves it, and the next run, with
+        # nothing left to ask, makes the examples.
+        examples_key = f"jobs:{self.name}:examples"
+        stale = bool((self.store.get_state(examples_key) or {}).get("stale"))
         if not todo:
+            if stale:
+                self._finish(report, examples_key)
             return report
+        if not stale:
+            self.store.set_state(examples_key, {"stale": True})
         ask = self._asker(report, progress)
         try:
             for item in todo:
@@ -275,8 +285,13 @@ class Job(ABC):
         except KeyboardInterrupt:
             report.stopped = "interrupted"
         finally:
-            self.finish(report)
+            if report.finished or stale:
+                self._finish(report, examples_key)
         return report
+
+    def _finish(self, report: JobReport, examples_key: str) -> None:
+        self.finish(report)
+        self.store.set_state(examples_key, {"stale": False})
 
     def ask_json(self, ask: Ask, messages: list[dict[str, str]], parse: Parse, form: str,
                  report: JobReport) -> tuple[Any, list[Completion]]:
