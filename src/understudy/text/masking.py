@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from operator import methodcaller
 
 from .pii import aws_secret_ok, card_ok, iban_ok, phone_ok
 
@@ -99,24 +100,18 @@ def _email_ok(match: re.Match[str]) -> bool:
     return not _SSH_REMOTE.match(after) and tld.lower() not in _FILE_TLDS
 
 
-_MYSQL_CLIENT = re.compile(r"mysql|mariadb")
-_SSHPASS = re.compile(r"sshpass")
-_REDIS_CLI = re.compile(r"redis-cli")
+def _after_client(client: re.Pattern[str]) -> Check:
+    """The check of a command-line password rule: `client` earlier on the same line (within 300
+    characters), and a value that is not a placeholder."""
+    def check(match: re.Match[str]) -> bool:
+        text, start = match.string, match.start()
+        low = start - 300 if start > 300 else 0
+        if client.search(text, text.rfind("\n", low, start) + 1 or low, start) is None:
+            return False
+        value = match.group("secret").strip("'\"")
+        return len(value) >= 3 and not _PLACEHOLDER_VALUE.match(value)
 
-
-def _cli_password_ok(match: re.Match[str]) -> bool:
-    """`-pSECRET` of a MySQL client, `-p SECRET` of sshpass, `-a SECRET` of redis-cli, with the
-    command earlier on the same line."""
-    flag, gap, value = match.group("flag", "gap", "secret")
-    text, start = match.string, match.start()
-    low = start - 300 if start > 300 else 0
-    line_start = text.rfind("\n", low, start) + 1 or low
-    # `mysql -p NAME` asks for the password; NAME is a database
-    client = _REDIS_CLI if flag == "-a" else _SSHPASS if gap else _MYSQL_CLIENT
-    if client.search(text, line_start, start) is None:
-        return False
-    value = value.strip("'\"")
-    return len(value) >= 3 and not _PLACEHOLDER_VALUE.match(value)
+    return check
 
 
 def _has_digit(match: re.Match[str]) -> bool:
@@ -165,6 +160,7 @@ _B = "\x00"  # marks a rule whose match starts a word (no [\w-] before it): see 
 _E = r"(?![\w-])"  # and ends one
 _NO_MORE_DIGITS = r"(?![\w]|[.:/,-]\d)"  # not a version, date, time or longer number
 _WORD_BEFORE = re.compile(r"[\w-]")
+_CLI_VALUE = r"(?P<secret>'[^'\n]++'|\"[^\"\n]++\"|[^\s'\"-][^\s'\"]++)"
 
 # (kind, needles, pattern, flags, group, check); earlier rules win a tie between two matches.
 _RULES: list[tuple[str, tuple[str, ...], str, int, str | int, Check | None]] = [
@@ -246,9 +242,14 @@ _RULES: list[tuple[str, tuple[str, ...], str, int, str | int, Check | None]] = [
     ("url_password", ("://",),
      r"\b[a-zA-Z][a-zA-Z0-9+.-]{0,30}+://[^\s:/@]*+:(?P<secret>[^\s@/]++)@(?=[\w\[])",
      0, "secret", _not_redacted),
-    ("password", ("-p", "-a"),
-     r"(?<!\S)(?P<flag>-p|-a)(?P<gap>[ \t]*+)"
-     r"(?P<secret>'[^'\n]++'|\"[^\"\n]++\"|[^\s'\"-][^\s'\"]++)", 0, "secret", _cli_password_ok),
+    # `-pSECRET` of a MySQL client, `-p SECRET` of sshpass, `-a SECRET` of redis-cli, with the
+    # command earlier on the same line (`mysql -p NAME` asks for the password; NAME is a database)
+    ("password", ("mysql", "mariadb"), r"(?<!\S)-p" + _CLI_VALUE, 0, "secret",
+     _after_client(re.compile(r"mysql|mariadb"))),
+    ("password", ("sshpass",), r"(?<!\S)-p[ \t]++" + _CLI_VALUE, 0, "secret",
+     _after_client(re.compile(r"sshpass"))),
+    ("password", ("redis-cli",), r"(?<!\S)-a[ \t]*+" + _CLI_VALUE, 0, "secret",
+     _after_client(re.compile(r"redis-cli"))),
     ("password", _PASSWORD_NEEDLES, _assignment(_PASSWORD_KEY), 0, "secret", _assignment_ok),
     ("password", ("--password",),
      r"(?<!\S)--password[ \t]++(?P<secret>[^\s'\"-][^\s'\"]{2,}+)", 0, "secret",
@@ -307,11 +308,10 @@ def _secret_spans(text: str) -> list[tuple[int, int, str]]:
                        if not (match.start() and not_after.match(text, match.start() - 1)))
         if check is not None:
             matches = filter(check, matches)
-        if group == 0:  # a whole match is never empty, nor a mask (it starts with `[`)
-            spans = [(*match.span(), kind) for match in matches]
-        else:
-            spans = [(start, end, kind) for start, end in (match.span(group) for match in matches)
-                     if end > start and not (marked and text.startswith(_REDACTED, start))]
+        # (a whole match is never empty, nor a mask: it starts with `[`)
+        spans = [(start, end, kind) for start, end in map(methodcaller("span", group), matches)
+                 if group == 0
+                 or end > start and not (marked and text.startswith(_REDACTED, start))]
         if spans:
             per_rule.append(spans)
     if len(per_rule) < 2:  # one rule's spans are in order and apart already
