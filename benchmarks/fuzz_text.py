@@ -12,7 +12,8 @@ Then hostile inputs of 56 KB and 1 MB (repeated PEM headers, unclosed tags, `pas
 digit runs, ...) are timed through mask_secrets and make_inert, and, where it is given
 (`--baseline REV`, default the last revision before the linear-time rules), through the
 mask_secrets of that git revision at 56 KB, and with `--before REV` through that revision's
-mask_secrets at 1 MB. A 1 MB time is the shortest of three runs.
+mask_secrets at 1 MB. A 1 MB time is the shortest of three runs. The same inputs at 56 KB and
+300 KB go through markdown_to_text (and at 56 KB through `--before REV`'s).
 """
 
 from __future__ import annotations
@@ -141,22 +142,24 @@ def fuzz(cases: int, seed_value: int) -> list[Tally]:
     return list(tallies.values())
 
 
-def baseline(revision: str) -> Callable[[str], str] | None:
-    """mask_secrets as it was at a git revision, or None when git cannot show it."""
+def baseline(revision: str, module: str = "masking",
+             name: str = "mask_secrets") -> Callable[[str], str] | None:
+    """A function of src/understudy/text/<module>.py as it was at a git revision, or None when
+    git cannot show it."""
     try:
-        source = subprocess.run(["git", "show", f"{revision}:src/understudy/text/masking.py"],
+        source = subprocess.run(["git", "show", f"{revision}:src/understudy/text/{module}.py"],
                                 cwd=ROOT, capture_output=True, text=True, check=True).stdout
         source = source.replace("from .", "from understudy.text.")
     except (OSError, subprocess.CalledProcessError):
         return None
-    module = types.ModuleType("baseline_masking")
-    sys.modules[module.__name__] = module  # dataclasses look their module up
+    loaded = types.ModuleType(f"baseline_{module}")
+    sys.modules[loaded.__name__] = loaded  # dataclasses look their module up
     try:
-        exec(compile(source, "baseline_masking.py", "exec"), module.__dict__)  # noqa: S102
-    except Exception as exc:  # noqa: BLE001 - a revision whose masking needs other modules
-        print(f"cannot load {revision}'s masking: {exc}", file=sys.stderr)
+        exec(compile(source, f"baseline_{module}.py", "exec"), loaded.__dict__)  # noqa: S102
+    except Exception as exc:  # noqa: BLE001 - a revision whose module needs other modules
+        print(f"cannot load {revision}'s {module}: {exc}", file=sys.stderr)
         return None
-    return module.mask_secrets
+    return getattr(loaded, name)
 
 
 def timed(function: Callable[[str], str], text: str, repeat: int = 1) -> float:
@@ -182,6 +185,15 @@ def hostile(revision: str, before: str | None) -> None:
         then = f" {timed(previous, large, 3):.2f} s |" if previous else ""
         print(f"| {name} | {timed(mask_secrets, small):.3f} s | {old_small} | "
               f"{timed(mask_secrets, large, 3):.2f} s |{then} {timed(make_inert, large):.2f} s |")
+    cleaner = baseline(before, "markdown", "markdown_to_text") if before else None
+    print(f"\n| hostile input | markdown_to_text 56 KB |"
+          f"{f' {before} 56 KB |' if cleaner else ''} markdown_to_text 300 KB |")
+    print("| --- | --- | --- |" + (" --- |" if cleaner else ""))
+    for name, unit in HOSTILE_INPUTS.items():
+        small, large = unit * (56_000 // len(unit)), unit * (300_000 // len(unit))
+        then = f" {timed(cleaner, small):.2f} s |" if cleaner else ""
+        print(f"| {name} | {timed(markdown_to_text, small):.3f} s |{then} "
+              f"{timed(markdown_to_text, large):.2f} s |")
 
 
 def main() -> None:
@@ -192,7 +204,7 @@ def main() -> None:
                         help="git revision to compare with (default: the last one before the "
                         "linear-time masking rules)")
     parser.add_argument("--before", help="also time this git revision's mask_secrets on the "
-                        "1 MB inputs, in the same run")
+                        "1 MB inputs and its markdown_to_text at 56 KB, in the same run")
     parser.add_argument("--hostile-only", action="store_true", help="skip the fuzzing")
     args = parser.parse_args()
     if args.hostile_only:

@@ -1,7 +1,8 @@
 """Exactly-once sending: concurrent senders, auto_send against its own notes, kill -9 mid-send.
 
 Usage: python3 benchmarks/sends.py [--trials 20] [--kills 20] [--events 20]
-                                   [--parts cli,api,auto,kill,sync,index] [--index-threads 1500]
+                                   [--parts cli,api,auto,kill,sync,index,jobs]
+                                   [--index-threads 1500] [--job-passages 30]
                                    [--output docs/benchmarks.md]
 
 Everything runs against the local GitLab API of the tests (tests/gitlab_server.py) on
@@ -13,7 +14,11 @@ Everything runs against the local GitLab API of the tests (tests/gitlab_server.p
   member, over 20 note events (GitLab tells of every note, understudy's own included);
 - kill: `understudy send` killed with SIGKILL at a random moment (and, as many times again,
   right as its note lands on the server), then sent again;
-- sync, index: `sync gitlab` and `index` killed with SIGKILL at a random moment, then run again.
+- sync, index: `sync gitlab` and `index` killed with SIGKILL at a random moment, then run again;
+- jobs: `jobs synth-qa` against the local OpenAI-compatible server of the tests
+  (tests/openai_server.py, each call held 0.05 s) killed with SIGKILL at a random moment of its
+  calls or of making its examples, then run again: every passage's result and example stored
+  once, and no request received twice but the one in flight.
 
 For each draft it counts the notes that carry its marker: exactly 1 is right, 0 is a lost
 answer, more is a duplicate.
@@ -521,9 +526,11 @@ def table(results: dict, args: argparse.Namespace, seconds: float) -> str:
                          f"{r['lost']} | {r['duplicated']} |")
         lines.append("")
     if results.get("crash"):
-        lines += ["`sync gitlab` and `index` killed with SIGKILL at a random moment of their run "
-                  "(uniform over one uninterrupted run's time), then run again (GitLab got new "
-                  "notes in between):", "",
+        lines += ["`sync gitlab`, `index` and `jobs synth-qa` killed with SIGKILL at a random "
+                  "moment of their run (uniform over one uninterrupted run's time; for the job, "
+                  "from its first model call), then run again (GitLab got new notes in between); "
+                  "for the job, work done again is requests the model server received twice:",
+                  "",
                   "| killed | trials | killed while running | data | lost | duplicated | "
                   "stored work done again |", "| --- | --- | --- | --- | --- | --- | --- |"]
         for r in results["crash"]:
