@@ -17,7 +17,8 @@ _MARKER_LINE_CHARS = 160
 _md = MarkdownIt("commonmark").enable(["table", "strikethrough"])
 # Inline parsing costs markdown-it-py about 30 microseconds for each `[` and `![` (each tries
 # to read a link, even when it fails: 20 KB of `![` took 0.6 s), 17 for each `*`, `_`, `~` and
-# backtick (a delimiter: 300 KB of `*a` took 2.6 s) and 4 for each `\\`, `&` and `<`. Past this
+# backtick (a delimiter: 300 KB of `*a` took 2.6 s), 10 for each line break (two tokens and two
+# tree nodes: 43,000 lines of `/close` took 0.7 s) and 4 for each `\\`, `&` and `<`. Past this
 # budget in one text, in microseconds, the inline content that costs most is read by a plain
 # cleaner instead of the parser, until at most the budget is left to it. The costliest text of
 # the samples, these docs and the public data sets needs a third of it.
@@ -27,7 +28,7 @@ MAX_INLINE_COST = 60_000
 def _inline_cost(content: str) -> int:
     count = content.count
     return (30 * count("[") + 17 * (count("*") + count("_") + count("~") + count("`"))
-            + 4 * (count("\\") + count("&") + count("<")))
+            + 10 * count("\n") + 4 * (count("\\") + count("&") + count("<")))
 
 
 def _guard_inline(state: StateCore) -> None:
