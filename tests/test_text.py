@@ -286,6 +286,18 @@ def test_hostile_link_openers_cost_little():
     assert time.process_time() - started < 2.0
     assert text.count("![") == 100_000
 
+
+def test_the_plain_cleaner_is_linear_on_runs():
+    import time
+
+    from understudy.text.markdown import _plain_inline
+
+    for unit in ("`", "`a", "[a](", "<", "*", "_a", "!["):
+        started = time.process_time()
+        _plain_inline(unit * (100_000 // len(unit)))
+        assert time.process_time() - started < 1.0, unit  # a rescanning pattern takes minutes
+    assert _plain_inline("x `code *here*` **b** ```open") == "x code *here* b ```open"
+
 # -- secrets -------------------------------------------------------------------------------
 
 # (kind, text, the secret in it): fake values in the shapes real ones have.

@@ -294,10 +294,12 @@ def _inline(node: SyntaxTreeNode) -> str:
 
 
 _PLAIN_LINK = re.compile(r"(!?)\[([^\[\]\n]*+)\]\([^()\s]*+(?:[ \t]++\"[^\"\n]*+\")?\)")
-_PLAIN_CODE = re.compile(r"`++([^`\n]++)`++")
+# inline code (its text kept as it is) or an emphasis mark (dropped), in one pass
+# (a run of backticks is tried from its start only: from inside it each try would rescan it)
+_PLAIN_CODE_OR_EMPHASIS = re.compile(
+    r"(?<!`)`++([^`\n]++)`++|\*++|~~++|(?<!\w)__?+|__?+(?!\w)")
 _PLAIN_TAG = re.compile(r"<(br\b)?[^<>\n]*+>", re.I)
 _PLAIN_ESCAPE = re.compile(r"\\([!-/:-@\[-`{-~])")
-_PLAIN_EMPHASIS = re.compile(r"\*++|~~++|(?<!\w)__?+|__?+(?!\w)")
 
 
 def _plain_inline(content: str) -> str:
@@ -309,14 +311,7 @@ def _plain_inline(content: str) -> str:
         return "" if match.group(1) and (not text or _GENERIC_ALT.match(text)) else text
 
     text = _PLAIN_LINK.sub(link, content)
-    code: list[str] = []  # kept apart from the emphasis marks
-
-    def inline_code(match: re.Match[str]) -> str:
-        code.append(match.group(1))
-        return f"\ue000{len(code) - 1}\ue000"
-
-    text = _PLAIN_EMPHASIS.sub("", _PLAIN_CODE.sub(inline_code, text))
-    text = _PLACEHOLDER.sub(lambda m: code[int(m.group(1))], text)
+    text = _PLAIN_CODE_OR_EMPHASIS.sub(lambda m: m.group(1) or "", text)
     text = _PLAIN_TAG.sub(lambda m: "\n" if m.group(1) else "", text)
     text = html.unescape(_PLAIN_ESCAPE.sub(r"\1", text))
     return re.sub(r"(?<=\S)[ \t]{2,}(?=\S)", " ", text).strip()
