@@ -8,7 +8,8 @@ each planted four times with a different value: in a past team reply, a docs pag
 (`sync docs`), a code file (`sync code`) and a new ticket. Then, through the real command line
 and the local OpenAI-compatible test server (tests/openai_server.py):
 
-  a. model requests as received on the wire: `answer --backend openai` of every ticket,
+  a. model requests as received on the wire: `answer --backend openai` of every ticket (with
+     `low_confidence: mark`, so that no ticket is left unasked for want of confidence),
      `jobs synth-qa` and `jobs annotate-code`;
   b. `dataset build` + `dataset export` in the chat, completion and hf formats;
   c. the `calls` table (request, response, error);
@@ -160,6 +161,10 @@ def run(seed: int, control: int) -> list[dict]:
         os.environ.update(UNDERSTUDY_HOME=str(home), OPENAI_BASE_URL=server.url,
                           OPENAI_API_KEY="test-key")
         tickets = build_workspace(home, planted, folder)
+        from understudy.workspace import Workspace
+
+        # every ticket reaches the model: one too unsure is marked, not left unasked
+        Workspace(home).settings.set("low_confidence", "mark")
         print(f"planted {len(planted)} secrets of {len(KINDS)} kinds", file=sys.stderr)
 
         code, output = cli("answer", *map(str, tickets), "--json")
@@ -210,8 +215,6 @@ def run(seed: int, control: int) -> list[dict]:
                            "what leaves the machine once drafts pass it"))
 
         if control:
-            from understudy.workspace import Workspace
-
             Workspace(home).settings.set("mask_for_local_models", False)
             before = len(server.requests)
             cli("answer", *map(str, tickets[:control]), "--backend", "openai", "--model", MODEL,

@@ -1,7 +1,8 @@
 """Exactly-once sending: concurrent senders, auto_send against its own notes, kill -9 mid-send.
 
 Usage: python3 benchmarks/sends.py [--trials 20] [--kills 20] [--events 20]
-                                   [--parts cli,api,auto,kill,sync,index] [--index-threads 1500]
+                                   [--parts cli,api,auto,kill,sync,index,jobs]
+                                   [--index-threads 1500] [--job-passages 30]
                                    [--output docs/benchmarks.md]
 
 Everything runs against the local GitLab API of the tests (tests/gitlab_server.py) on
@@ -13,7 +14,11 @@ Everything runs against the local GitLab API of the tests (tests/gitlab_server.p
   member, over 20 note events (GitLab tells of every note, understudy's own included);
 - kill: `understudy send` killed with SIGKILL at a random moment (and, as many times again,
   right as its note lands on the server), then sent again;
-- sync, index: `sync gitlab` and `index` killed with SIGKILL at a random moment, then run again.
+- sync, index: `sync gitlab` and `index` killed with SIGKILL at a random moment, then run again;
+- jobs: `jobs synth-qa` against the local OpenAI-compatible server of the tests
+  (tests/openai_server.py, each call held 0.05 s) killed with SIGKILL at a random moment of its
+  calls or of making its examples, then run again: every passage's result and example stored
+  once, and no request received twice but the one in flight.
 
 For each draft it counts the notes that carry its marker: exactly 1 is right, 0 is a lost
 answer, more is a duplicate.
@@ -378,6 +383,108 @@ def killed_indexes(root: Path, trials: int, threads: int) -> dict:
             "repeated": repeated, "window": duration}
 
 
+
+class ScriptedModel:
+    """The local OpenAI-compatible server of the tests, answering a synth-qa job's requests
+    as a model would (one question per passage, then its answer), each after `delay` seconds so
+    that a kill can land while a call is in flight."""
+
+    def __init__(self, delay: float):
+        import hashlib
+        import json
+
+        from openai_server import FakeOpenAI
+
+        class Server(FakeOpenAI):
+            def chat(self, body: dict) -> dict:
+                time.sleep(delay)
+                user = body["messages"][-1]["content"]
+                tag = hashlib.sha256(user.encode()).hexdigest()[:8]
+                if "<question>" in user or "Question:" in user:
+                    self.enqueue(json.dumps({"answer": f"Answer {tag}."}))
+                else:
+                    self.enqueue(json.dumps({"questions": [f"What does passage {tag} say?"]}))
+                return super().chat(body)
+
+        self.server = Server().start()
+        self.server.server.handle_error = lambda request, address: None  # killed clients
+
+    def calls(self) -> list[str]:
+        """Every chat request received so far, as the messages it sent."""
+        import json
+
+        return [json.dumps(r["json"]["messages"], sort_keys=True)
+                for r in self.server.calls("/v1/chat/completions")]
+
+
+def killed_jobs(root: Path, trials: int, passages: int, delay: float = 0.05) -> dict:
+    """Kill `jobs synth-qa` at a random moment after its first model call (uniform over an
+    uninterrupted run's time from its first call to its end, examples included), run it again:
+    every passage's question and answer stored and made into an example once, and no call
+    repeated but the one in flight (requests the model server received twice)."""
+
+    from understudy.jobs.synth_qa import state_key
+    from understudy.records import Passage
+    from understudy.store import Store
+    from understudy.store.training import examples
+
+    model = ScriptedModel(delay)
+    command = [sys.executable, "-m", "understudy", "jobs", "synth-qa", "--model", "gpt-4o-mini",
+               "--questions", "1", "--yes", "--json"]
+
+    def workspace(name: str) -> dict:
+        home = root / name
+        store = Store(home / "understudy.db")
+        for n in range(passages):
+            store.upsert_passage(Passage("docs", f"guide/page-{n}.md", f"Topic {n}",
+                                         f"Step {n}: open Settings > Area {n} and press Apply.",
+                                         f"https://docs.example.com/page-{n}"))
+        store.close()
+        return {**os.environ, "UNDERSTUDY_HOME": str(home), "PYTHONPATH": str(ROOT / "src"),
+                "OPENAI_BASE_URL": model.server.url, "OPENAI_API_KEY": "test-key"}
+
+    env = workspace("jobs-0")
+    proc = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    while not model.calls():
+        time.sleep(0.01)
+    t0 = time.perf_counter()
+    proc.wait()
+    window = time.perf_counter() - t0  # from the first call to the end of the run
+    expected = len(model.calls())  # the calls of one uninterrupted run
+    lost = duplicated = repeated = killed_mid = worst = 0
+    for trial in range(trials):
+        env = workspace(f"jobs-{trial + 1}")
+        first = len(model.calls())
+        proc = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL,
+                                stderr=subprocess.DEVNULL)
+        while len(model.calls()) == first and proc.poll() is None:
+            time.sleep(0.005)
+        time.sleep(random.uniform(0, window))  # a moment of its calls or of its examples
+        killed_mid += proc.poll() is None
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+        done = subprocess.run(command, env=env, capture_output=True, text=True)
+        sent = model.calls()[first:]
+        again = len(sent) - len(set(sent))  # requests the server received twice
+        repeated += again
+        worst = max(worst, again)
+        store = Store(Path(env["UNDERSTUDY_HOME"]) / "understudy.db")
+        results = sum(1 for p in store.passages() if store.get_state(state_key(p)))
+        questions = [e.source["question"] for e in examples(store, kind="synthetic")]
+        store.close()
+        lost += passages - len(set(questions))  # an example stands for a stored result
+        duplicated += len(questions) - len(set(questions))
+        if done.returncode or len(set(sent)) != expected or len(set(questions)) != passages:
+            print(f"trial {trial + 1}: exit {done.returncode}, {len(set(sent))} calls for "
+                  f"{expected}, {results} results, {len(set(questions))} examples "
+                  f"{done.stderr[-300:]}", flush=True)
+    model.server.stop()
+    return {"what": "jobs synth-qa", "trials": trials, "killed_mid": killed_mid,
+            "items": f"{passages} passages, {expected} calls", "lost": lost,
+            "duplicated": duplicated, "repeated": f"{repeated} calls (at most {worst} a trial)",
+            "window": window}
+
 # -- report ----------------------------------------------------------------------------------
 
 
@@ -419,9 +526,11 @@ def table(results: dict, args: argparse.Namespace, seconds: float) -> str:
                          f"{r['lost']} | {r['duplicated']} |")
         lines.append("")
     if results.get("crash"):
-        lines += ["`sync gitlab` and `index` killed with SIGKILL at a random moment of their run "
-                  "(uniform over one uninterrupted run's time), then run again (GitLab got new "
-                  "notes in between):", "",
+        lines += ["`sync gitlab`, `index` and `jobs synth-qa` killed with SIGKILL at a random "
+                  "moment of their run (uniform over one uninterrupted run's time; for the job, "
+                  "from its first model call), then run again (GitLab got new notes in between); "
+                  "for the job, work done again is requests the model server received twice:",
+                  "",
                   "| killed | trials | killed while running | data | lost | duplicated | "
                   "stored work done again |", "| --- | --- | --- | --- | --- | --- | --- |"]
         for r in results["crash"]:
@@ -440,10 +549,12 @@ def main() -> None:
     parser.add_argument("--trials", type=int, default=20, help="trials per sender count")
     parser.add_argument("--kills", type=int, default=20, help="kill -9 trials per kind")
     parser.add_argument("--events", type=int, default=20, help="note events per auto_send run")
-    parser.add_argument("--parts", default="cli,api,auto,kill,sync,index",
+    parser.add_argument("--parts", default="cli,api,auto,kill,sync,index,jobs",
                         type=lambda s: s.split(","))
     parser.add_argument("--index-threads", type=int, default=1500,
                         help="synthetic threads for the index runs (items embedded 1024 a time)")
+    parser.add_argument("--job-passages", type=int, default=30,
+                        help="passages for the jobs runs (two model calls each)")
     parser.add_argument("--output", help="markdown file to write the results section into")
     args = parser.parse_args()
     random.seed(14)
@@ -486,6 +597,9 @@ def main() -> None:
             report(results["crash"][-1])
         if "index" in args.parts:
             results["crash"].append(killed_indexes(Path(tmp), args.kills, args.index_threads))
+            report(results["crash"][-1])
+        if "jobs" in args.parts:
+            results["crash"].append(killed_jobs(Path(tmp), args.kills, args.job_passages))
             report(results["crash"][-1])
     print(table(results, args, time.perf_counter() - t0))
 

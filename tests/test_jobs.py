@@ -171,6 +171,27 @@ def test_an_interrupted_run_keeps_what_finished_and_the_next_run_does_the_rest(
     assert len(examples(ws.store, kind="synthetic")) == 3
 
 
+
+def test_a_run_killed_before_its_examples_leaves_them_to_the_next_run(
+        ws, client, openai_server, monkeypatch):
+    add(ws, BACKUP, SSO)
+    openai_server.enqueue(questions("How do I restore a backup?"), answer("acme restore [1]"),
+                          questions("How do I turn on SSO?"), answer("Admin > Security [1]"))
+
+    def killed(workspace, builder):  # the process dies as it starts making the examples
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr("understudy.jobs.examples.rebuild", killed)
+    with pytest.raises(KeyboardInterrupt):
+        SynthQA(ws, MODEL, questions=1, client=client).run()
+    monkeypatch.undo()
+    assert examples(ws.store, kind="synthetic") == []
+    sent = len(openai_server.requests)
+    again = SynthQA(ws, MODEL, questions=1, client=client).run()
+    assert again.items == 0 and len(openai_server.requests) == sent  # nothing asked again
+    assert len(examples(ws.store, kind="synthetic")) == 2
+
+
 def test_a_prompt_in_the_workspace_replaces_the_packaged_one(ws, home, client, openai_server):
     add(ws, BACKUP)
     (home / "prompts").mkdir(parents=True)

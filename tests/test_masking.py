@@ -32,6 +32,10 @@ def test_every_kind_is_masked(kind):
 
 @pytest.mark.parametrize(("sample", "masked"), [
     ("mysql -u root -pS3cretPass mydb", "mysql -u root -p[REDACTED:password] mydb"),
+    # a quoted `-a` value that is no redis-cli password does not hide the `-p` inside it
+    ("mysql -a 'note -p'S3cretPass' db", "mysql -a 'note -p[REDACTED:password] db"),
+    ("sshpass -p hunter22 ssh x; redis-cli -a s3cr3tpw ping",
+     "sshpass -p [REDACTED:password] ssh x; redis-cli -a [REDACTED:password] ping"),
     ("mysql --user=root --password=hunter2x db",
      "mysql --user=root --password=[REDACTED:password] db"),
     ("AccountName=acme;AccountKey=Zm9vYmFyYmF6cXV4MTIzNDU2Nzg5MA==;EndpointSuffix=x",

@@ -263,6 +263,41 @@ def test_html_and_breaks():
     assert markdown_to_text("odd \ue0000\ue000 char") == "odd 0 char"
 
 
+
+def test_link_openers_past_the_budget_are_read_by_the_plain_cleaner():
+    from understudy.text.markdown import MAX_INLINE_COST
+    # over the budget, the paragraph with the most `[` skips the parser and reads the same
+    links = "See [the docs](http://x.example/a) and ![Login form](b.png) ![screenshot](c.png) "
+    body = "Intro with [one link](http://x.example/).\n\n" + (
+        links * (MAX_INLINE_COST // 90 + 1) + "`code` <b>bold</b> &gt; \\[x")
+    text = markdown_to_text(body)
+    assert text.startswith("Intro with one link.\n\nSee the docs and Login form See the docs")
+    assert text.endswith("and Login form code bold > [x")
+    assert "png" not in text and "http" not in text
+
+
+def test_hostile_link_openers_cost_little():
+    import time
+    # 200 KB of `![` in 250 paragraphs: each `![` used to cost a failed link parse (tens of
+    # microseconds, twice), about 6 s in all
+    body = ("![" * 400 + "\n\n") * 250
+    started = time.process_time()
+    text = markdown_to_text(body)
+    assert time.process_time() - started < 2.0
+    assert text.count("![") == 100_000
+
+
+def test_the_plain_cleaner_is_linear_on_runs():
+    import time
+
+    from understudy.text.markdown import _plain_inline
+
+    for unit in ("`", "`a", "[a](", "<", "*", "_a", "!["):
+        started = time.process_time()
+        _plain_inline(unit * (100_000 // len(unit)))
+        assert time.process_time() - started < 1.0, unit  # a rescanning pattern takes minutes
+    assert _plain_inline("x `code *here*` **b** ```open") == "x code *here* b ```open"
+
 # -- secrets -------------------------------------------------------------------------------
 
 # (kind, text, the secret in it): fake values in the shapes real ones have.

@@ -3,6 +3,7 @@ hold across processes and die with them, and `serve --workers N` posting a draft
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
@@ -78,6 +79,43 @@ def test_a_second_sync_of_a_source_is_refused_while_one_runs(database, monkeypat
     assert code == 0, err
     assert Store(database).count("threads") == 1
 
+
+
+def test_a_second_run_of_a_job_is_refused_at_once_while_one_runs(database, monkeypatch,
+                                                                   openai_server):
+    from understudy.errors import UnderstudyError
+    from understudy.jobs import AnnotateCode, SynthQA
+    from understudy.records import Passage
+    from understudy.workspace import Workspace
+
+    store = Store(database)
+    store.upsert_passage(Passage("docs", "sso.md", "Single sign-on",
+                                 "Turn on SAML under Admin > Security.", "https://d.example/sso"))
+    holder = _holder(database, "job:synth-qa")
+    try:
+        code, out, err = run_cli(monkeypatch, "jobs", "synth-qa", "--model", "gpt-4o-mini",
+                                 "--yes")
+        assert code == 1, out + err
+        lines = [line for line in err.splitlines() if line.strip()]
+        assert len(lines) == 1 and "Another 'understudy jobs synth-qa' is running" in lines[0]
+        assert "items" not in out  # refused before its estimate
+        assert openai_server.requests == []
+    finally:
+        holder.send_signal(signal.SIGKILL)  # a crashed run leaves no lock behind
+        holder.wait()
+    # in one process too, and only for the same job
+    workspace = Workspace()
+    running = SynthQA(workspace, "gpt-4o-mini")
+    with running.exclusive():
+        with pytest.raises(UnderstudyError, match="Another 'understudy jobs synth-qa'"):
+            SynthQA(Workspace(), "gpt-4o-mini").run()
+        assert AnnotateCode(Workspace(), "gpt-4o-mini").run().items == 0
+    openai_server.enqueue(json.dumps({"questions": ["How do I turn on SSO?"]}),
+                          json.dumps({"answer": "Under Admin > Security."}))
+    code, out, err = run_cli(monkeypatch, "jobs", "synth-qa", "--model", "gpt-4o-mini",
+                             "--questions", "1", "--yes")
+    assert code == 0, out + err
+    assert "1 of 1 items finished" in out
 
 def _free_port() -> int:
     with socket.socket() as s:

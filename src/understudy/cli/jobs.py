@@ -58,7 +58,13 @@ def _not_parsed(report) -> str:  # noqa: ANN001  (a JobReport)
 def run_job(ctx: typer.Context, job, yes: bool, as_json: bool,
             max_failed: float = MAX_FAILED_SHARE) -> None:
     """Show the estimate, confirm, run with a progress bar, and report; fail when more than
-    `max_failed` of the items got no result."""
+    `max_failed` of the items got no result. A second run of the same job on the workspace is
+    refused before its estimate."""
+    with job.exclusive():
+        _run_job(job, yes, as_json, max_failed)
+
+
+def _run_job(job, yes: bool, as_json: bool, max_failed: float) -> None:  # noqa: ANN001
     console = Console(stderr=as_json)
     estimate = job.estimate()
     if estimate.items:

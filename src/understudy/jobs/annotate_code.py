@@ -97,7 +97,6 @@ class AnnotateCode(Job):
         self.store.set_snippet_note(snippet.id, value["note"], self.model, usage(made))
 
     def finish(self, report: JobReport) -> None:
-        if report.finished:
-            from .examples import rebuild
+        from .examples import rebuild
 
-            rebuild(self.workspace, "code")
+        rebuild(self.workspace, "code")

@@ -6,13 +6,15 @@ import json
 import re
 from abc import ABC, abstractmethod
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from importlib import resources
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from ..errors import ConfigError, UnderstudyError
 from ..llm import Client, Completion, client_for, cost, price_for
+from ..store.locks import LockBusy, named_lock
 from ..text import count_tokens
 
 if TYPE_CHECKING:
@@ -169,6 +171,27 @@ class Job(ABC):
         self.limit = limit
         self._client = client
         self.prices = workspace.settings.get("prices")
+        self._exclusive = False
+
+    @contextmanager
+    def exclusive(self) -> Iterator[None]:
+        """Hold this job's lock on the workspace for the block: one run of a job at a time,
+        across processes and hosts. A second run is refused at once (UnderstudyError), rather
+        than both paying for the same items and storing them twice."""
+        if self._exclusive:
+            yield
+            return
+        try:
+            with named_lock(self.store, f"job:{self.name}", wait=0):
+                self._exclusive = True
+                try:
+                    yield
+                finally:
+                    self._exclusive = False
+        except LockBusy:
+            raise UnderstudyError(
+                f"Another 'understudy jobs {self.name}' is running on this workspace: wait for "
+                "it to finish, then run this one again") from None
 
     @property
     def client(self) -> Client:
@@ -198,7 +221,8 @@ class Job(ABC):
 
     @abstractmethod
     def finish(self, report: JobReport) -> None:
-        """Runs once after the items, even when the run stopped early: make the examples."""
+        """Make the examples from the stored results: after a run that finished items (even
+        when it stopped early), or after one killed before it made them."""
 
     def pending(self) -> tuple[list[Any], int]:
         """The items this run will work on (at most `limit`), and how many are done already."""
@@ -228,12 +252,25 @@ class Job(ABC):
         """Work through the pending items, storing each result as soon as it is finished.
 
         A failing model or an interrupt stops the run; what finished stays, and the next run
-        starts after it.
+        starts after it. Another run of the same job on the workspace is refused (`exclusive`).
         """
+        with self.exclusive():
+            return self._run(progress)
+
+    def _run(self, progress: Progress | None) -> JobReport:
         todo, done = self.pending()
         report = JobReport(self.name, self.model, items=len(todo), done_before=done)
+        # Set while results may be stored that the examples do not hold yet: a run killed
+        # after its last result but before its examples leaves it, and the next run, with
+        # nothing left to ask, makes the examples.
+        examples_key = f"jobs:{self.name}:examples"
+        stale = bool((self.store.get_state(examples_key) or {}).get("stale"))
         if not todo:
+            if stale:
+                self._finish(report, examples_key)
             return report
+        if not stale:
+            self.store.set_state(examples_key, {"stale": True})
         ask = self._asker(report, progress)
         try:
             for item in todo:
@@ -248,8 +285,13 @@ class Job(ABC):
         except KeyboardInterrupt:
             report.stopped = "interrupted"
         finally:
-            self.finish(report)
+            if report.finished or stale:
+                self._finish(report, examples_key)
         return report
+
+    def _finish(self, report: JobReport, examples_key: str) -> None:
+        self.finish(report)
+        self.store.set_state(examples_key, {"stale": False})
 
     def ask_json(self, ask: Ask, messages: list[dict[str, str]], parse: Parse, form: str,
                  report: JobReport) -> tuple[Any, list[Completion]]:

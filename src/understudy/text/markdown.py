@@ -6,12 +6,69 @@ import html
 import re
 
 from markdown_it import MarkdownIt
+from markdown_it.rules_core import StateCore
+from markdown_it.rules_inline import StateInline
+from markdown_it.token import Token
 from markdown_it.tree import SyntaxTreeNode
 
 MAX_BLOCK_LINES = 15  # a code block, log or traceback longer than this collapses to one line
 _MARKER_LINE_CHARS = 160
 
 _md = MarkdownIt("commonmark").enable(["table", "strikethrough"])
+# Inline parsing costs markdown-it-py about 30 microseconds for each `[` and `![` (each tries
+# to read a link, even when it fails: 20 KB of `![` took 0.6 s), 17 for each `*`, `_`, `~` and
+# backtick (a delimiter: 300 KB of `*a` took 2.6 s), 10 for each line break (two tokens and two
+# tree nodes: 43,000 lines of `/close` took 0.7 s) and 4 for each `\\`, `&` and `<`. Past this
+# budget in one text, in microseconds, the inline content that costs most is read by a plain
+# cleaner instead of the parser, until at most the budget is left to it. The costliest text of
+# the samples, these docs and the public data sets needs a third of it.
+MAX_INLINE_COST = 60_000
+
+
+def _inline_cost(content: str) -> int:
+    count = content.count
+    return (30 * count("[") + 17 * (count("*") + count("_") + count("~") + count("`"))
+            + 10 * count("\n") + 4 * (count("\\") + count("&") + count("<")))
+
+
+def _guard_inline(state: StateCore) -> None:
+    """Mark the inline content that costs most for the plain cleaner, until the rest costs at
+    most MAX_INLINE_COST."""
+    costs = [(_inline_cost(token.content), index) for index, token in enumerate(state.tokens)
+             if token.type == "inline"]
+    total = sum(cost for cost, _ in costs)
+    if total <= MAX_INLINE_COST:
+        return
+    for cost, index in sorted(costs, reverse=True):
+        state.tokens[index].type = "inline_plain"
+        total -= cost
+        if total <= MAX_INLINE_COST:
+            break
+
+
+_md.core.ruler.before("inline", "guard_inline", _guard_inline)
+
+# Characters that stop markdown-it's text rule but mean nothing inline here (`-`, `#`, `+`,
+# `=`, `:`, `@`, ...: no typographer, no linkify) were read one by one through every inline rule:
+# 300 KB of PEM headers took 0.5 s. A run of them and of plain text is read at once; the text
+# is the same.
+_PLAIN_RUN = re.compile(r"[^\n!&*_<\[\]\\`~]+")
+
+
+def _plain_run(state: StateInline, silent: bool) -> bool:
+    match = _PLAIN_RUN.match(state.src, state.pos, state.posMax)
+    if match is None:
+        return False
+    if not silent:
+        if hasattr(state, "append_pending"):  # markdown-it-py 4: without copying what is pending
+            state.append_pending(match.group())
+        else:
+            state.pending += match.group()
+    state.pos = match.end()
+    return True
+
+
+_md.inline.ruler.after("text", "plain_run", _plain_run)
 
 _LOG_LINE = re.compile(
     "|".join(
@@ -67,8 +124,8 @@ def markdown_to_text(body: str) -> str:
     body = (body or "").replace("\r\n", "\n").replace("\r", "\n").replace("\ue000", "")
     lines = _drop_email_quotes(body)
     markers: list[str] = []
-    source = _collapse_unfenced_logs(lines, markers)
-    text = "\n\n".join(_blocks(SyntaxTreeNode(_md.parse(source))))
+    source, tokens = _collapse_unfenced_logs(lines, markers)
+    text = "\n\n".join(_blocks(SyntaxTreeNode(tokens or _md.parse(source))))
     text = _PLACEHOLDER.sub(lambda m: markers[int(m.group(1))], text)
     return re.sub(r"\n{3,}", "\n\n", text).strip()
 
@@ -100,11 +157,16 @@ def _drop_email_quotes(body: str) -> list[str]:
     return kept
 
 
-def _collapse_unfenced_logs(lines: list[str], markers: list[str]) -> str:
-    """The source with long pasted logs outside code blocks replaced by placeholders."""
+def _collapse_unfenced_logs(lines: list[str], markers: list[str]) -> tuple[str, list[Token]]:
+    """The source with long pasted logs outside code blocks replaced by placeholders, and its
+    tokens when they were parsed already (the source is parsed only when it may hold a log)."""
     source = "\n".join(lines)
+    # a log run is more than MAX_BLOCK_LINES lines, half of them log lines
+    if sum(1 for line in lines if _LOG_LINE.match(line)) * 2 <= MAX_BLOCK_LINES:
+        return source, []
+    tokens = _md.parse(source)
     covered: set[int] = set()
-    for token in _md.parse(source):
+    for token in tokens:
         if token.type in ("fence", "code_block", "html_block") and token.map:
             covered.update(range(*token.map))
     out: list[str] = []
@@ -118,7 +180,7 @@ def _collapse_unfenced_logs(lines: list[str], markers: list[str]) -> str:
         else:
             out.append(lines[i])
             i += 1
-    return "\n".join(out)
+    return ("\n".join(out), []) if markers else (source, tokens)
 
 
 def _log_run_end(lines: list[str], start: int) -> int:
@@ -159,7 +221,7 @@ def _is_log(lines: list[str]) -> bool:
 def _blocks(node: SyntaxTreeNode) -> list[str]:
     """Text blocks of a markdown syntax tree node."""
     kind = node.type
-    if kind == "inline":
+    if kind in ("inline", "inline_plain"):
         return [_inline(node)]
     if kind in ("fence", "code_block"):
         lines = node.content.rstrip("\n").split("\n")
@@ -210,6 +272,8 @@ def _table_rows(node: SyntaxTreeNode) -> list[str]:
 
 def _inline(node: SyntaxTreeNode) -> str:
     """Text of an inline node: link text, inline code, meaningful image alt text."""
+    if node.type == "inline_plain":
+        return _plain_inline(node.content)
     parts: list[str] = []
     for child in node.children:
         kind = child.type
@@ -227,6 +291,30 @@ def _inline(node: SyntaxTreeNode) -> str:
         elif child.children:
             parts.append(_inline(child))
     return re.sub(r"(?<=\S)[ \t]{2,}(?=\S)", " ", "".join(parts)).strip()
+
+
+_PLAIN_LINK = re.compile(r"(!?)\[([^\[\]\n]*+)\]\([^()\s]*+(?:[ \t]++\"[^\"\n]*+\")?\)")
+# inline code (its text kept as it is) or an emphasis mark (dropped), in one pass
+# (a run of backticks is tried from its start only: from inside it each try would rescan it)
+_PLAIN_CODE_OR_EMPHASIS = re.compile(
+    r"(?<!`)`++([^`\n]++)`++|\*++|~~++|(?<!\w)__?+|__?+(?!\w)")
+_PLAIN_TAG = re.compile(r"<(br\b)?[^<>\n]*+>", re.I)
+_PLAIN_ESCAPE = re.compile(r"\\([!-/:-@\[-`{-~])")
+
+
+def _plain_inline(content: str) -> str:
+    """Inline content read without the Markdown parser, in one pass per construct: link text,
+    meaningful image alt text, inline code, no emphasis marks, tags or escapes. For content too
+    costly to parse."""
+    def link(match: re.Match[str]) -> str:
+        text = match.group(2).strip()
+        return "" if match.group(1) and (not text or _GENERIC_ALT.match(text)) else text
+
+    text = _PLAIN_LINK.sub(link, content)
+    text = _PLAIN_CODE_OR_EMPHASIS.sub(lambda m: m.group(1) or "", text)
+    text = _PLAIN_TAG.sub(lambda m: "\n" if m.group(1) else "", text)
+    text = html.unescape(_PLAIN_ESCAPE.sub(r"\1", text))
+    return re.sub(r"(?<=\S)[ \t]{2,}(?=\S)", " ", text).strip()
 
 
 def _html_text(raw: str) -> str:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from operator import methodcaller
 
 from .pii import aws_secret_ok, card_ok, iban_ok, phone_ok
 
@@ -54,25 +55,27 @@ _LABEL_KIND = re.compile(r"[a-z_]*")
 
 def _assignment_ok(match: re.Match[str]) -> bool:
     """Whether a `key = value` match holds a real value rather than code or a placeholder."""
-    value, quoted = match.group("secret"), match.group("quote")
+    value, quoted, op = match.group("secret", "quote", "op")
     if len(value) < 3 or _PLACEHOLDER_VALUE.match(value) or _in_label(match):
         return False
-    if quoted or "=" in match.group("op"):
+    if quoted:
+        return True
+    if "=" in op:
         key = _whole_key(match).lower().strip("'\"[]-")
         # `token=token`, `api_key=settings.api_key`: a variable, not a value
-        return bool(quoted) or not (_VARIABLE.fullmatch(value) and (
+        return not (_VARIABLE.fullmatch(value) and (
             "_" in value or "." in value or value.lower() == key))
-    rest = match.string[match.end():match.end() + 2]
-    ends_value = rest[:1] in ("", "\n", ",", ";", "}", ")") or rest.startswith(("\r", " #"))
+    text, end = match.string, match.end()
+    following = text[end:end + 1]
+    ends_value = following in ("", "\n", ",", ";", "}", ")", "\r") or text.startswith(" #", end)
     return ends_value or bool(_HAS_DIGIT.search(value) and _HAS_LETTER.search(value))
 
 
 def _in_label(match: re.Match[str]) -> bool:
     """Whether the key is the kind in a mask's own label (`[REDACTED:private_key]: ...`)."""
     text, start = match.string, match.start("key")
-    before = text[max(0, start - 30):start]
-    label = before.rfind(_REDACTED)
-    return label >= 0 and _LABEL_KIND.fullmatch(before, label + len(_REDACTED)) is not None
+    label = text.rfind(_REDACTED, start - 30 if start > 30 else 0, start)
+    return label >= 0 and _LABEL_KIND.fullmatch(text, label + len(_REDACTED), start) is not None
 
 
 def _whole_key(match: re.Match[str]) -> str:
@@ -97,25 +100,18 @@ def _email_ok(match: re.Match[str]) -> bool:
     return not _SSH_REMOTE.match(after) and tld.lower() not in _FILE_TLDS
 
 
-_MYSQL_CLIENT = re.compile(r"mysql|mariadb")
-_SSHPASS = re.compile(r"sshpass")
-_REDIS_CLI = re.compile(r"redis-cli")
+def _after_client(client: re.Pattern[str]) -> Check:
+    """The check of a command-line password rule: `client` earlier on the same line (within 300
+    characters), and a value that is not a placeholder."""
+    def check(match: re.Match[str]) -> bool:
+        text, start = match.string, match.start()
+        low = start - 300 if start > 300 else 0
+        if client.search(text, text.rfind("\n", low, start) + 1 or low, start) is None:
+            return False
+        value = match.group("secret").strip("'\"")
+        return len(value) >= 3 and not _PLACEHOLDER_VALUE.match(value)
 
-
-def _cli_password_ok(match: re.Match[str]) -> bool:
-    """`-pSECRET` of a MySQL client, `-p SECRET` of sshpass, `-a SECRET` of redis-cli, with the
-    command earlier on the same line."""
-    text, start = match.string, match.start()
-    low = max(start - 300, 0)
-    line_start = text.rfind("\n", low, start) + 1 or low
-    if match.group("flag") == "-a":
-        client = _REDIS_CLI
-    else:  # `mysql -p NAME` asks for the password; NAME is a database
-        client = _SSHPASS if match.group("gap") else _MYSQL_CLIENT
-    if not client.search(text, line_start, start):
-        return False
-    value = match.group("secret").strip("'\"")
-    return len(value) >= 3 and not _PLACEHOLDER_VALUE.match(value)
+    return check
 
 
 def _has_digit(match: re.Match[str]) -> bool:
@@ -164,6 +160,7 @@ _B = "\x00"  # marks a rule whose match starts a word (no [\w-] before it): see 
 _E = r"(?![\w-])"  # and ends one
 _NO_MORE_DIGITS = r"(?![\w]|[.:/,-]\d)"  # not a version, date, time or longer number
 _WORD_BEFORE = re.compile(r"[\w-]")
+_CLI_VALUE = r"(?P<secret>'[^'\n]++'|\"[^\"\n]++\"|[^\s'\"-][^\s'\"]++)"
 
 # (kind, needles, pattern, flags, group, check); earlier rules win a tie between two matches.
 _RULES: list[tuple[str, tuple[str, ...], str, int, str | int, Check | None]] = [
@@ -245,9 +242,14 @@ _RULES: list[tuple[str, tuple[str, ...], str, int, str | int, Check | None]] = [
     ("url_password", ("://",),
      r"\b[a-zA-Z][a-zA-Z0-9+.-]{0,30}+://[^\s:/@]*+:(?P<secret>[^\s@/]++)@(?=[\w\[])",
      0, "secret", _not_redacted),
-    ("password", ("-p", "-a"),
-     r"(?<!\S)(?P<flag>-p|-a)(?P<gap>[ \t]*+)"
-     r"(?P<secret>'[^'\n]++'|\"[^\"\n]++\"|[^\s'\"-][^\s'\"]++)", 0, "secret", _cli_password_ok),
+    # `-pSECRET` of a MySQL client, `-p SECRET` of sshpass, `-a SECRET` of redis-cli, with the
+    # command earlier on the same line (`mysql -p NAME` asks for the password; NAME is a database)
+    ("password", ("mysql", "mariadb"), r"(?<!\S)-p" + _CLI_VALUE, 0, "secret",
+     _after_client(re.compile(r"mysql|mariadb"))),
+    ("password", ("sshpass",), r"(?<!\S)-p[ \t]++" + _CLI_VALUE, 0, "secret",
+     _after_client(re.compile(r"sshpass"))),
+    ("password", ("redis-cli",), r"(?<!\S)-a[ \t]*+" + _CLI_VALUE, 0, "secret",
+     _after_client(re.compile(r"redis-cli"))),
     ("password", _PASSWORD_NEEDLES, _assignment(_PASSWORD_KEY), 0, "secret", _assignment_ok),
     ("password", ("--password",),
      r"(?<!\S)--password[ \t]++(?P<secret>[^\s'\"-][^\s'\"]{2,}+)", 0, "secret",
@@ -283,37 +285,64 @@ SECRET_RULES: tuple[SecretRule, ...] = tuple(
 _REDACTED = "[REDACTED:"
 
 
+def _secret_spans(text: str) -> list[tuple[int, int, str]]:
+    """(start, end, kind) of the secrets in a non-empty text, in order, not overlapping."""
+    lower = text.lower()
+    present: dict[str, bool] = {}
+    marked = _REDACTED in text
+    per_rule: list[list[tuple[int, int, str]]] = []
+    for rule in SECRET_RULES:
+        for needle in rule.needles:
+            hit = present.get(needle)
+            if hit is None:
+                hit = present[needle] = needle in lower
+            if hit:
+                break
+        else:
+            if rule.needles:
+                continue
+        matches = rule.pattern.finditer(text)
+        not_after, check, group, kind = rule.not_after, rule.check, rule.group, rule.kind
+        if not_after is not None:
+            matches = (match for match in matches
+                       if not (match.start() and not_after.match(text, match.start() - 1)))
+        if check is not None:
+            matches = filter(check, matches)
+        # (a whole match is never empty, nor a mask: it starts with `[`)
+        spans = [(start, end, kind) for start, end in map(methodcaller("span", group), matches)
+                 if group == 0
+                 or end > start and not (marked and text.startswith(_REDACTED, start))]
+        if spans:
+            per_rule.append(spans)
+    if len(per_rule) < 2:  # one rule's spans are in order and apart already
+        return per_rule[0] if per_rule else []
+    # earlier rules win a tie between two matches that start at the same place
+    found = sorted((start, -end, rank, kind) for rank, spans in enumerate(per_rule)
+                   for start, end, kind in spans)
+    kept: list[tuple[int, int, str]] = []
+    last = 0
+    for start, negative_end, _, kind in found:
+        if start < last:
+            continue  # inside a longer or earlier secret
+        last = -negative_end
+        kept.append((start, last, kind))
+    return kept
+
+
 def find_secrets(text: str) -> list[tuple[str, tuple[int, int]]]:
     """Secrets and personal data in a text as (kind, (start, end)), in order, not overlapping."""
     if not text:
         return []
-    lower = text.lower()
-    found: list[tuple[int, int, int, str]] = []
-    for rank, rule in enumerate(SECRET_RULES):
-        if rule.needles and not any(needle in lower for needle in rule.needles):
-            continue
-        for match in rule.pattern.finditer(text):
-            if (rule.not_after is not None and match.start()
-                    and rule.not_after.match(text, match.start() - 1)):
-                continue
-            if rule.check is not None and not rule.check(match):
-                continue
-            start, end = match.span(rule.group)
-            if end > start and not text.startswith(_REDACTED, start):
-                found.append((start, -end, rank, rule.kind))
-    found.sort()
-    spans: list[tuple[str, tuple[int, int]]] = []
-    for start, negative_end, _, kind in found:
-        if spans and start < spans[-1][1][1]:
-            continue  # inside a longer or earlier secret
-        spans.append((kind, (start, -negative_end)))
-    return spans
+    return [(kind, (start, end)) for start, end, kind in _secret_spans(text)]
 
 
 def _is_public(address: str, public: frozenset[str]) -> bool:
     """Whether an email address is one the team publishes: listed whole, or its `@domain`."""
     address = address.lower()
     return address in public or "@" + address.rpartition("@")[2] in public
+
+
+_LABELS = {rule.kind: f"{_REDACTED}{rule.kind}]" for rule in SECRET_RULES}
 
 
 def mask_secrets(text: str, public_contacts: Iterable[str] = ()) -> str:
@@ -326,13 +355,16 @@ def mask_secrets(text: str, public_contacts: Iterable[str] = ()) -> str:
         return text
     public = frozenset(c.strip().lower() for c in public_contacts if c and c.strip())
     parts: list[str] = []
+    add = parts.append
     last = 0
-    for kind, (start, end) in find_secrets(text):
-        if kind == "email" and public and _is_public(text[start:end], public):
+    for start, end, kind in _secret_spans(text):
+        if public and kind == "email" and _is_public(text[start:end], public):
             continue
-        parts += [text[last:start], f"{_REDACTED}{kind}]"]
+        add(text[last:start])
+        add(_LABELS[kind])
         last = end
-    return "".join(parts) + text[last:]
+    add(text[last:])
+    return "".join(parts)
 
 
 # Credentials a URL carries: its user information, and query parameters that hold a secret.

@@ -57,14 +57,19 @@ def iban_ok(match: re.Match[str]) -> bool:
     return int(number) % 97 == 1
 
 
+# the separators the phone patterns admit, deleted to count the digits
+_PHONE_SEPARATORS = str.maketrans("", "", " .-/()+")
+
+
 def phone_ok(match: re.Match[str]) -> bool:
     """A phone number rather than a version, date, time, port or id: as many digits as phone
     numbers have (the pattern makes sure no more digits follow)."""
-    text = match.group(0)
-    digits = len(_NOT_DIGIT.sub("", text))
-    if text.startswith("+"):
+    text = match.group()
+    digits = len(text.translate(_PHONE_SEPARATORS))
+    first = text[0]
+    if first == "+":
         return 8 <= digits <= 15
-    if text.startswith("0"):
+    if first == "0":
         return 9 <= digits <= 12
     return digits == 10
 
