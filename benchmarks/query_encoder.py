@@ -59,7 +59,7 @@ class QueriesApart:
 
 def encoders(folder: Path) -> dict:
     from understudy.embeddings import get_embedder
-    from understudy.onnx_encoder import OnnxQueryEncoder
+    from understudy.embeddings.onnx import OnnxQueryEncoder
 
     inner = get_embedder()
     found = {"torch": inner}

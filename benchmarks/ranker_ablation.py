@@ -15,11 +15,11 @@ from pathlib import Path
 import numpy as np
 
 from understudy.embeddings import get_embedder
+from understudy.embeddings.cached import CachedEncoder
 from understudy.evaluate.answer_ranker import benchmark_scores, featurize, fit_ranker, read_queries
 from understudy.evaluate.metrics import official_average_precision, rank_candidates, semeval_scores
 from understudy.evaluate.semeval import load_semeval
 from understudy.ranker.features import GROUPS, features
-from understudy.ranker.vectors import CachedEncoder
 from understudy.store import Store
 
 
@@ -81,7 +81,7 @@ def product_timings(query, ranker, embedder) -> dict[str, float]:  # noqa: ANN00
     from understudy.workspace import Workspace
 
     workspace = Workspace(Path(tempfile.mkdtemp(prefix="understudy-ranker-")))
-    workspace.index._embedder = embedder
+    workspace.index.use_encoder(embedder)
     hits = []
     for rank, owner in enumerate(query.threads, start=1):
         thread = owner.thread

@@ -20,12 +20,12 @@ from pathlib import Path
 import numpy as np
 
 from understudy.embeddings import Embedder, get_embedder
+from understudy.embeddings.cached import CachedEncoder
 from understudy.evaluate.answer_ranker import benchmark_scores, featurize, read_queries
 from understudy.evaluate.metrics import rank_candidates, semeval_scores
 from understudy.evaluate.semeval import load_semeval
 from understudy.ranker.answer import encoder
 from understudy.ranker.model import AnswerRanker
-from understudy.ranker.vectors import CachedEncoder
 from understudy.store import Store
 from understudy.train.retrieval import tune
 from understudy.workspace import Workspace

@@ -100,7 +100,7 @@ def ws(home):
 @pytest.fixture
 def workspace(home, embedder):
     ws = Workspace(home)
-    ws.index._embedder = embedder
+    ws.index.use_encoder(embedder)
     yield ws
     ws.close()
 

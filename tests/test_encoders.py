@@ -67,7 +67,7 @@ def test_switching_models_embeds_once_and_switching_back_reuses(answered, embedd
     def build(model: str | None) -> tuple[int, int]:
         ws = _workspace(answered, model)
         spy = Counting(ws.encoder)
-        ws.index._embedder = spy
+        ws.index.use_encoder(spy)
         stats = ws.index.build()
         assert spy.count == stats.embedded
         ws.close()
@@ -144,3 +144,24 @@ def test_the_calibration_follows_the_chosen_model(answered, caplog):
     with caplog.at_level("WARNING"):
         assert judge_in_force(_workspace(answered, E5)).calibration == e5_fitted
     assert caplog.text == ""
+
+
+def test_the_index_reads_a_ticket_as_a_query(answered):
+    e5 = _workspace(answered, E5)
+    ticket = "La sauvegarde remplit le disque"
+    vector = e5.index.query_vector(ticket)
+    assert np.array_equal(vector, e5.encoder.encode([ticket], kind="query")[0])
+    assert not np.allclose(vector, e5.encoder.encode([ticket])[0])  # e5's prefixes differ
+
+
+def test_the_ranker_s_cached_encoder_keeps_passages_and_passes_queries_on(embedder):
+    from understudy.embeddings.cached import CachedEncoder
+
+    spy = Counting(embedder)
+    cached = CachedEncoder(spy)
+    texts = [title for title, _ in TOPICS[:2]]
+    assert isinstance(cached, Encoder) and (cached.name, cached.dim) == (spy.name, spy.dim)
+    first = cached.encode(texts)
+    assert np.array_equal(cached.encode(texts), first) and spy.count == 2  # again: cached
+    assert np.allclose(cached.encode(texts, kind="query"), embedder.encode(texts), atol=1e-6)
+    assert spy.count == 4  # queries are not kept

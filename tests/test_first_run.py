@@ -60,7 +60,7 @@ def test_help_and_no_op_commands_import_no_model_library(workspace, home):
 
 
 def test_the_server_encoder_reuses_its_export_without_the_model(embedder, tmp_path):
-    from understudy.onnx_encoder import OnnxQueryEncoder
+    from understudy.embeddings.onnx import OnnxQueryEncoder
 
     OnnxQueryEncoder(embedder, tmp_path, "fp32")  # made once, from the loaded model
     fresh = Embedder()

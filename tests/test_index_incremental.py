@@ -40,7 +40,7 @@ def counted(workspace, embedder):
     for number, (title, question) in enumerate(TOPICS, start=1):
         workspace.store.upsert_thread(make_thread(number, title, question, TEAM))
     spy = CountingEmbedder(embedder)
-    workspace.index._embedder = spy
+    workspace.index.use_encoder(spy)
     return workspace, spy
 
 
@@ -54,6 +54,27 @@ def test_unchanged_items_are_never_embedded_twice(counted, embedder):
     assert (second.embedded, second.reused) == (0, 5)
     assert (fresh.embedded, fresh.reused) == (0, 5)
     assert len(spy.texts) == 5
+
+
+def test_a_new_encoder_keeps_a_build_of_its_model_and_rebuilds_one_of_another(counted,
+                                                                           embedder):
+    workspace, spy = counted
+    index = workspace.index
+    index.build()
+    query = TOPICS[0][1]
+    first = index.query_vector(query)
+    wrapped = CountingEmbedder(embedder)  # the same model, as the server wraps it
+    index.use_encoder(wrapped)
+    assert index.ready and index.embedder is wrapped
+    assert np.array_equal(index.query_vector(query), first)
+    assert wrapped.texts == [query]  # encoded again: a query vector belongs to its encoder
+    other = CountingEmbedder(embedder)
+    other.name = "another-model"
+    index.use_encoder(other)
+    assert not index.ready
+    assert index.search(query, k=1)[0].item.title == TOPICS[0][0]
+    assert index.ready and len(other.texts) == len(TOPICS) + 1  # every item, then the query
+    assert len(workspace.store.embedding_hashes("another-model")) == len(TOPICS)
 
 
 def test_rows_match_their_items_after_reuse(counted, embedder):

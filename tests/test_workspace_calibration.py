@@ -51,7 +51,7 @@ def test_calibrate_on_sample_abstains_where_the_answer_is_missing(workspace, hom
     assert fit["calibration"]["embedding_model"] and fit["calibration"]["fitted_at"]
     assert "answered threads" in fit["calibration"]["source"]
     ws = Workspace(home)
-    ws.index._embedder = workspace.index.embedder
+    ws.index.use_encoder(workspace.index.embedder)
     judge = ws.answerer().judge
     assert judge.calibration.name == "workspace" and judge.threshold == fit["calibration"][
         "threshold"]

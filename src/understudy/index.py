@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 
 from . import __version__
-from .embeddings import Embedder, get_embedder
+from .embeddings import Encoder, get_embedder
 from .records import Message, Snippet, Thread
 from .store import Store
 from .text import is_procedural
@@ -244,7 +244,7 @@ class _Loaded:
 class KnowledgeIndex:
     """All knowledge items of a store, kept in memory; embeddings cached in the store."""
 
-    def __init__(self, store: Store, embedder: Embedder | None = None, weight: float = BM25_WEIGHT):
+    def __init__(self, store: Store, embedder: Encoder | None = None, weight: float = BM25_WEIGHT):
         self.store = store
         self._embedder = embedder
         self.weight = weight
@@ -258,10 +258,19 @@ class KnowledgeIndex:
         self._query_lock = threading.Lock()  # searches run on many server threads
 
     @property
-    def embedder(self) -> Embedder:
+    def embedder(self) -> Encoder:
         if self._embedder is None:
             self._embedder = get_embedder()
         return self._embedder
+
+    def use_encoder(self, encoder: Encoder) -> None:
+        """Encode with `encoder` from now on (the server's, or one that counts its work). A build
+        made with another model is dropped: the next search builds with `encoder`'s vectors."""
+        if self._embedder is not None and self._embedder.name != encoder.name:
+            self._loaded = False
+        self._embedder = encoder
+        with self._query_lock:
+            self._query_vectors.clear()  # encoded by the previous encoder
 
     @property
     def ready(self) -> bool:
@@ -407,8 +416,7 @@ class KnowledgeIndex:
             if vector is not None:
                 self._query_vectors.move_to_end(query)
                 return vector
-        encode_query = getattr(self.embedder, "encode_query", None)
-        vector = encode_query(query) if encode_query else self.embedder.encode([query])[0]
+        vector = self.embedder.encode([query], kind="query")[0]
         with self._query_lock:
             self._query_vectors[query] = vector
             if len(self._query_vectors) > QUERY_VECTORS:

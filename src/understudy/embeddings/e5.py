@@ -55,7 +55,3 @@ class E5Encoder:
             embed = self._model.query if kind == "query" else self._model.passage
             vectors = np.asarray(embed(list(texts)), dtype=np.float32)
         return vectors
-
-    def encode_query(self, query: str) -> np.ndarray:
-        """The query vector the index searches with."""
-        return self.encode([query], kind="query")[0]

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from ..embeddings.cached import CachedEncoder
 from ..errors import InputError, UsageError
 from ..index import EMBED_CHARS
 from ..ranker.features import Encode, Features, ReplyCandidate, Ticket, features
@@ -110,9 +111,8 @@ def fit_ranker(queries: list[RankerQuery], encode: Encode,
                [np.asarray(q.answer_labels) for q in queries],
                [np.asarray(q.thread_labels) for q in queries])
     ranker.info["trained_on"] = "semeval2016 train"
-    embedder = getattr(encode, "embedder", None)
-    if embedder is not None:
-        ranker.info["embedder"] = embedder.name
+    if isinstance(encode, CachedEncoder):
+        ranker.info["embedder"] = encode.name
     return ranker
 
 
@@ -191,7 +191,6 @@ def run_ranker(benchmark: Benchmark, train: Path | str | None, workspace: Worksp
     With `tune_epochs`, the recipe a team follows: the embedding model is first tuned on
     `train`, and the ranker is fitted and scored over the tuned model."""
     from ..ranker.answer import encoder, load_ranker
-    from ..ranker.vectors import CachedEncoder
     from .bench import SystemResult
     from .metrics import rank_candidates, semeval_scores
 

@@ -10,12 +10,12 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from ..embeddings.cached import CachedEncoder
 from ..index import Hit
 from ..records import Message, Thread
 from ..text import is_procedural
 from .features import Encode, ReplyCandidate, Ticket, features, message_text
 from .model import AnswerRanker
-from .vectors import CachedEncoder
 
 if TYPE_CHECKING:
     from ..workspace import Workspace
@@ -49,7 +49,6 @@ def candidates(threads_of: ThreadLookup, hits: list[Hit], encode: Encode | None 
     top = hits[:THREADS]
     threads = threads_of(
         [h.item.thread_id for h in top if h.item.kind == "thread" and h.item.thread_id is not None])
-    stored = getattr(encode, "profiles", None)
     for rank, hit in enumerate(top, start=1):
         item = hit.item
         if item.kind == "thread" and item.thread_id is not None:
@@ -59,7 +58,8 @@ def candidates(threads_of: ThreadLookup, hits: list[Hit], encode: Encode | None 
             replies = [(n, m, text) for n, m in enumerate(thread.messages[1:], start=1)
                        if m.kind == "reply" and (text := message_text(m))]
             texts = [text for _, _, text in replies]
-            procedural = ([p.procedural for p in stored(texts)] if stored is not None
+            procedural = ([p.procedural for p in encode.profiles(texts)]
+                          if isinstance(encode, CachedEncoder)
                           else [is_procedural(text) for text in texts])
             for (n, message, _), skip in zip(replies, procedural, strict=True):
                 if not skip:

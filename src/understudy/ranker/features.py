@@ -177,8 +177,11 @@ _FORM_BITS = (1 << len(FORM_FLAGS)) - 1
 
 def profiles(encode: Encode, texts: list[str]) -> list[TextProfile]:
     """Profiles of `texts`, from the encoder's stored ones when it keeps them (CachedEncoder)."""
-    stored = getattr(encode, "profiles", None)
-    return stored(texts) if stored is not None else [profile(t) for t in texts]
+    from ..embeddings.cached import CachedEncoder  # here: it stores this module's profiles
+
+    if isinstance(encode, CachedEncoder):
+        return encode.profiles(texts)
+    return [profile(t) for t in texts]
 
 
 def _hint(text: str, needles: tuple[str, ...]) -> bool:

@@ -12,13 +12,13 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 
+from ..embeddings.cached import CachedEncoder
 from ..evidence import Evidence, is_own_post
 from ..index import Hit, answer_messages, tokenize
 from ..records import Message, Thread
 from ..retrieve import Retriever
 from .answer import THREADS, candidates, rank
 from .model import AnswerRanker
-from .vectors import CachedEncoder
 
 # How much a reply's own fit moves it against replies of other threads (the thread's fused
 # score ranges over about 0.3 to 0.9): enough to choose within a thread, rarely across.

@@ -19,11 +19,11 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ..answer import Answerer
+from ..embeddings.serving import ServingEmbedder, query_encoder_kind, serving_embedder
 from ..errors import ConfigError, InputError, NotFoundError, SendError, UnderstudyError
 from ..records import Draft, Thread
 from ..workspace import Workspace
 from .auth import DEFAULT_RATE_PER_MINUTE, Caller, RateLimiter, authenticate, check_scope
-from .encoding import ServingEmbedder, query_encoder_kind, serving_embedder
 
 log = logging.getLogger("understudy.serve")
 
@@ -143,7 +143,7 @@ class Service:
                 if not answerer.index.ready:
                     answerer.index.build()
                 if not isinstance(index.embedder, ServingEmbedder):
-                    index._embedder = serving_embedder(index.embedder, self.query_encoder)
+                    index.use_encoder(serving_embedder(index.embedder, self.query_encoder))
                 self._answerers[key] = answerer
             return self._answerers[key]
 

@@ -1,4 +1,5 @@
-"""Text vectors for ranker features, kept in the store's embeddings table by text hash."""
+"""The store-cached encoder: text vectors for ranker features, kept in the store's embeddings
+table by text hash, with the reply profiles the ranker reads."""
 
 from __future__ import annotations
 
@@ -8,9 +9,9 @@ from functools import lru_cache
 
 import numpy as np
 
-from ..embeddings import Embedder
+from ..ranker.features import TextProfile, forget, pack, profile, unpack
 from ..store import Store
-from .features import TextProfile, forget, pack, profile, unpack
+from . import Encoder, Kind
 
 CHUNK = 512
 # Where reply profiles (terms, form flags, procedural or not) are kept, by the hash of the
@@ -26,10 +27,12 @@ def text_hash(text: str) -> str:
 
 
 class CachedEncoder:
-    """Encodes texts with `embedder`, reusing vectors stored for the same text before."""
+    """Encodes texts with `embedder`, reusing vectors stored for the same text before; the
+    ranker calls it on texts it reads as passages, and keeps reply profiles with it."""
 
-    def __init__(self, embedder: Embedder, store: Store | None = None):
+    def __init__(self, embedder: Encoder, store: Store | None = None):
         self.embedder = embedder
+        self.name, self.dim = embedder.name, embedder.dim
         self.store = store
         self.model = f"{embedder.name}#texts"  # apart from the index's rows, never pruned
         # Every known vector is a row of one float32 matrix: a few bytes of bookkeeping per
@@ -90,6 +93,11 @@ class CachedEncoder:
             return np.zeros((0, self.embedder.dim), dtype=np.float32)
         with self._lock:
             return self._matrix[[rows[k] for k in keys]]
+
+    def encode(self, texts: list[str], kind: Kind = "passage") -> np.ndarray:
+        """Passages through the cache; queries straight from `embedder` (the cache holds
+        passage vectors, and e5 reads a query otherwise)."""
+        return self(texts) if kind == "passage" else self.embedder.encode(texts, kind=kind)
 
     def forget(self, stored: bool = False) -> None:
         """Forget every text met so far, as a process just started; with `stored`, also the

@@ -19,9 +19,9 @@ from pathlib import Path
 
 import numpy as np
 
-from .config import default_cache
-from .embeddings import Embedder
-from .errors import ConfigError
+from ..config import default_cache
+from ..errors import ConfigError
+from .sentence import Embedder
 
 PRECISIONS = ("fp32", "int8")
 OPSET = 17
@@ -131,8 +131,9 @@ class OnnxQueryEncoder:
         self.tokenizer = _folder_tokenizer(embedder.path) or _ModelTokenizer(embedder.model)
         self._tokenizer_lock = threading.Lock()  # a fast tokenizer's padding state is shared
 
-    def encode(self, texts: list[str]) -> np.ndarray:
-        """L2-normalised float32 vectors, mean-pooled as the sentence-transformers model does."""
+    def encode(self, texts: list[str], kind: str = "passage") -> np.ndarray:
+        """L2-normalised float32 vectors, mean-pooled as the sentence-transformers model does;
+        `kind` is ignored, as it is there."""
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
         with self._tokenizer_lock:

