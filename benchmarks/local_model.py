@@ -9,6 +9,19 @@ peak memory, adapter size); then the backtest of the demo's held-out threads (th
 saw them) with `retrieval`, `local` on the base model, and `local` with the tuned adapter:
 similarity, ROUGE-L, word F1 against the team's reply, abstention and time per draft.
 Everything happens under --workdir (a fresh cache and workspace); prints one JSON object.
+
+    python benchmarks/local_model.py --stackfaq /work/shared/benchmarks/stackfaq/stackfaq-dev.json \
+        [--limit 10] [--budget-minutes 5] [--max-tokens 48]
+
+With --stackfaq, the same three backends on a workspace synced from the StackFAQ dev half (the
+63 threads with rephrasings) through the tests' GitLab server on 127.0.0.1 instead: each
+thread is an issue (title: the question; description: its first rephrasing, by a customer),
+each answer a note by one of two members with Developer access (the team, as GitLab has it).
+The real command does it all in subprocesses: `sync gitlab` of the first threads and `dataset
+build`; then the last --limit threads arrive and a second `sync gitlab` brings them, so the
+adapter that `train --backend local` tunes on the history never sees them; then `eval backtest
+--limit N` with `retrieval`, `local` (base) and `local` with that adapter. The converted model
+in the user cache is reused.
 """
 
 from __future__ import annotations
@@ -18,6 +31,7 @@ import json
 import os
 import resource
 import shutil
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -143,6 +157,103 @@ def backtest(workspace, backend: str, thread_ids: set[int]) -> dict:  # noqa: AN
     }
 
 
+TEAM = ("support-ana", "support-ben")  # project members with Developer access: the team
+PROJECT = "faq/stackexchange"
+
+
+def _cli(env: dict, *args: str) -> tuple[dict, float]:
+    """Run `understudy ARGS --json` in a subprocess; its JSON output and wall seconds."""
+    started = time.perf_counter()
+    done = subprocess.run([sys.executable, "-m", "understudy", *args, "--json"], env=env,
+                          capture_output=True, text=True)
+    seconds = time.perf_counter() - started
+    if done.returncode:
+        sys.exit(f"understudy {' '.join(args)} failed: {done.stderr.strip()[-2000:]}")
+    return json.loads(done.stdout), seconds
+
+
+def _add_threads(gitlab, pairs: list[dict]) -> None:  # noqa: ANN001
+    """Each thread as an issue with its answers as team notes, in the file's order."""
+    for n, pair in enumerate(pairs):
+        rephrasings = [r.strip() for r in pair.get("rephr") or [] if r and r.strip() != "*"]
+        issue = gitlab.add_issue(PROJECT, pair["question"],
+                                 rephrasings[0] if rephrasings else None,
+                                 author=f"customer{n}", state="closed")
+        answers = pair["answer"]
+        for k, answer in enumerate([answers] if isinstance(answers, str) else answers):
+            if answer and answer.strip():
+                gitlab.add_note(PROJECT, issue["iid"], answer, author=TEAM[(n + k) % 2])
+
+
+def _backtest_cli(env: dict, limit: int, backend: str) -> dict:
+    home = Path(env["UNDERSTUDY_HOME"])
+    shutil.rmtree(home / "backtests", ignore_errors=True)  # its key ignores the adapter
+    report, seconds = _cli(env, "eval", "backtest", "--limit", str(limit), "--backend",
+                           backend, "--no-report")
+    from understudy.train.heldout import token_f1
+
+    cases, summary = report["cases"], report["summary"]
+    return {"threads": len(cases), "similarity": summary["similarity"],
+            "rouge_l": summary["rouge_l"],
+            "word_f1": _mean([token_f1(c["draft"], c["reference"]) for c in cases]),
+            "abstained": summary["abstained"],
+            "declined": _mean([float(c["declined"]) for c in cases]),
+            "seconds_per_draft": round(seconds / max(len(cases), 1), 2),
+            "example": cases[-1]["draft"][:300] if cases else ""}
+
+
+def stackfaq(args: argparse.Namespace) -> dict:
+    """Retrieval, base SmolLM2 and SmolLM2 with an adapter tuned on the synced history, on the
+    last --limit threads of the StackFAQ dev half synced through the tests' GitLab server."""
+    sys.path.insert(0, str(Path(__file__).parents[1] / "tests"))
+    from gitlab_server import FakeGitLab
+
+    from understudy.workspace import Workspace
+
+    pairs = [p for p in json.loads(args.stackfaq.read_text(encoding="utf-8"))["root"]["qapair"]
+             if any(r and r.strip() not in ("", "*") for r in p.get("rephr") or [])]
+    home = args.workdir / "stackfaq"
+    shutil.rmtree(home, ignore_errors=True)
+    gitlab = FakeGitLab(username="helper").start()
+    try:
+        gitlab.add_project(PROJECT)
+        for name in TEAM:
+            gitlab.add_member(PROJECT, name, 30)
+        env = {**os.environ, "UNDERSTUDY_HOME": str(home), "GITLAB_URL": gitlab.url,
+               "GITLAB_TOKEN": gitlab.token, "PYTHONPATH": str(Path(__file__).parents[1] / "src")}
+        history, recent = pairs[:-args.limit], pairs[-args.limit:]
+        _add_threads(gitlab, history)
+        result: dict = {"threads": {"history": len(history), "backtested": len(recent)}}
+        result["sync"], _ = _cli(env, "sync", "gitlab", "--project", PROJECT)
+        workspace = Workspace(home)
+        workspace.settings.set("prompt_budget", args.prompt_budget)
+        workspace.settings.set("llm_options", {"max_tokens": args.max_tokens})
+        workspace.settings.set("low_confidence", "mark")
+        workspace.close()
+        result["examples"], _ = _cli(env, "dataset", "build", "--kind", "reply")
+        _add_threads(gitlab, recent)  # the new tickets, after the examples were built
+        result["sync_recent"], _ = _cli(env, "sync", "gitlab", "--project", PROJECT)
+        result["backtest"] = {"retrieval": _backtest_cli(env, args.limit, "retrieval")}
+        print(json.dumps(result), file=sys.stderr, flush=True)
+        result["backtest"]["local base"] = _backtest_cli(env, args.limit, "local")
+        print(json.dumps(result), file=sys.stderr, flush=True)
+        (model,), seconds = _cli(env, "train", "--backend", "local", "--budget-minutes",
+                              str(args.budget_minutes), "--eval-limit", str(args.eval_limit),
+                              "--batch-size", str(args.batch_size))
+        metrics = model["metrics"]
+        result["lora"] = {k: metrics.get(k) for k in (
+            "examples", "steps", "train_seconds", "stopped_by_budget", "train_loss",
+            "adapter_bytes", "answer_f1", "beats_default")}
+        result["lora"]["wall_seconds"] = round(seconds, 1)
+        workspace = Workspace(home)
+        workspace.settings.set("local_adapter", model["path"])
+        workspace.close()
+        result["backtest"]["local tuned"] = _backtest_cli(env, args.limit, "local")
+        return result
+    finally:
+        gitlab.stop()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--workdir", type=Path, default=Path("/tmp/understudy-local-bench"))
@@ -153,10 +264,19 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=2)
     parser.add_argument("--keep-model", action="store_true",
                         help="reuse the model converted by an earlier run (no conversion time)")
+    parser.add_argument("--stackfaq", type=Path, metavar="PATH",
+                        help="stackfaq-dev.json: measure on its dev half synced through GitLab")
+    parser.add_argument("--limit", type=int, default=10,
+                        help="--stackfaq: the last threads, backtested and never trained on")
     args = parser.parse_args()
     sys.path.insert(0, str(Path(__file__).parents[1] / "src"))
     result: dict = {"date": time.strftime("%Y-%m-%d"), "load": os.getloadavg()[0],
-                    "settings": {k: v for k, v in vars(args).items() if k != "workdir"}}
+                    "settings": {k: str(v) for k, v in vars(args).items() if k != "workdir"}}
+    if args.stackfaq:
+        result["stackfaq"] = stackfaq(args)
+        result["load_after"] = os.getloadavg()[0]
+        print(json.dumps(result, indent=2))
+        return
     result["model"] = convert_and_reload(args.workdir / "cache", not args.keep_model)
     workspace, built = demo_workspace(args.workdir / "home", args.prompt_budget)
     workspace.settings.set("llm_options", {"max_tokens": args.max_tokens})
