@@ -80,6 +80,25 @@ def test_dont_know_abstains(filled, openai_server, tmp_path):
     assert draft["text"].startswith("I don't know")
 
 
+@pytest.mark.parametrize("reply", [
+    "I'm sorry, but as a support team we are not allowed to share that.",
+    "Sorry, I cannot help with this request.",
+    "As an AI language model, I have no access to your account.",
+    "Customer: Okta SSO login ends with an invalid state error.\n<ticket>\n# SSO sign-in broken",
+    "",
+])
+def test_a_refusal_or_a_copy_of_the_prompt_abstains(filled, openai_server, tmp_path, reply):
+    """A small model may refuse or echo the prompt's markup: neither is an answer to send."""
+    openai_server.enqueue(reply)
+    assert answer(tmp_path, SSO_TICKET)["abstained"] is True
+
+
+def test_an_apology_that_answers_is_an_answer(filled, openai_server, tmp_path):
+    openai_server.enqueue("Sorry for the trouble! Set `SSO_STATE_TTL=600` and clear cookies [1].")
+    draft = answer(tmp_path, SSO_TICKET)
+    assert draft["abstained"] is False and "SSO_STATE_TTL" in draft["text"]
+
+
 def test_low_retrieval_confidence_abstains_without_a_call(filled, openai_server, tmp_path):
     draft = answer(tmp_path, "# Quantum flux capacitor\nHow do I tune it?\n")
     assert draft["abstained"] is True and "no model was asked" in draft["text"]

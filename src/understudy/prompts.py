@@ -81,7 +81,7 @@ MIN_SOURCE_TOKENS = 24  # a source trimmed below this is left out
 
 Counter = Callable[[str], int]
 
-_TAG = re.compile(r"<(/?)(ticket|source)\b", re.IGNORECASE)
+PROMPT_TAG = re.compile(r"<(/?)(ticket|source)\b", re.IGNORECASE)  # the prompt's own markup
 _SEPARATOR_LINE = re.compile(r"^[ \t]*###[ \t]*$", re.MULTILINE)
 # Any whitespace-led "END" would match STOP, "ENDPOINT" included: it is written "End".
 _STOP_WORD = re.compile(r"(?<=\s)END")
@@ -89,16 +89,21 @@ _CITATION = re.compile(r"\[\d{1,2}\]")
 _DECLINED = re.compile(r"^\W*i\s+(?:don['’]?t|do\s+not)\s+know\b", re.IGNORECASE)
 
 
+def declines(text: str) -> bool:
+    """Whether a reply opens with "I don't know" (the declined reply the prompt asks for)."""
+    return bool(_DECLINED.match(text))
+
+
 def rules_for(reply: str) -> Rules:
     """The rules a reply actually follows, for the prompt of the example that teaches it: the
     language asked for is the one the reply is written in."""
-    return Rules(cite=bool(_CITATION.search(reply)), decline=bool(_DECLINED.match(reply)),
+    return Rules(cite=bool(_CITATION.search(reply)), decline=declines(reply),
                  language=detect_language(reply))
 
 
 def neutralise(text: str) -> str:
     """Text with the prompt's delimiters, separator and stop sequence made harmless."""
-    text = _TAG.sub(lambda m: f"‹{m.group(1)}{m.group(2)}", text)
+    text = PROMPT_TAG.sub(lambda m: f"‹{m.group(1)}{m.group(2)}", text)
     text = _SEPARATOR_LINE.sub("##", text)
     return _STOP_WORD.sub("End", text)
 

@@ -9,7 +9,15 @@ from typing import TYPE_CHECKING
 from ..evidence import Evidence, clean_for_reader
 from ..index import KnowledgeItem
 from ..llm import Client, Completion, client_for
-from ..prompts import DONT_KNOW, STOP, answering_rules, build_completion_prompt, build_messages
+from ..prompts import (
+    DONT_KNOW,
+    PROMPT_TAG,
+    STOP,
+    answering_rules,
+    build_completion_prompt,
+    build_messages,
+    declines,
+)
 from ..records import Thread
 from .base import Backend, Composition
 
@@ -21,7 +29,12 @@ DEFAULT_MAX_TOKENS = 512
 
 _CITATION = re.compile(r"\[(\d{1,2})\]")
 _LEAD = re.compile(r"^\s*(?:answer|reply|response|team)\s*:\s*", re.IGNORECASE)
-_DONT_KNOW = re.compile(r"^\W*i\s+(?:don['’]?t|do\s+not)\s+know\b", re.IGNORECASE)
+# A refusal opens the reply: "I'm sorry, but I can't ...", "As an AI language model, ...".
+_REFUSAL = re.compile(
+    r"^\W*(?:(?:i['’]?m|i\s+am)\s+(?:very\s+)?sorry|sorry|unfortunately)\b[^\n]{0,80}?"
+    r"\b(?:can(?:not|['’]?t)|unable|not\s+(?:able|allowed|permitted)|don['’]?t\s+have)\b"
+    r"|^\W*as\s+an?\s+(?:ai|artificial|language\s+model|text-based)\b",
+    re.IGNORECASE)
 
 
 def clean(text: str) -> str:
@@ -35,8 +48,11 @@ def clean(text: str) -> str:
 
 
 def says_dont_know(text: str) -> bool:
-    """True when the model answered that the sources do not answer the ticket."""
-    return not text.strip() or bool(_DONT_KNOW.match(text))
+    """True when the reply is no answer to send: empty, "I don't know" (the sources do not
+    answer the ticket), a refusal ("I'm sorry, but I can't ..."), or a copy of the prompt's
+    own markup (a small model may echo the <ticket> block or the <source> list)."""
+    return (not text.strip() or declines(text) or bool(_REFUSAL.match(text))
+            or bool(PROMPT_TAG.search(text)))
 
 
 def cited(text: str, evidence: list[Evidence]) -> list[Evidence]:
