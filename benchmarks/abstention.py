@@ -110,7 +110,7 @@ def _score_only(ws: Workspace, target: float) -> Judge | None:
         print(f"score only: {exc}", file=sys.stderr)
         return None
     cases = [Case(c.kind, c.key, c.score, c.right) for c in fit.cases]
-    a, _, _ = fit_map(cases, target)
+    a, _, _ = fit_map(cases, with_margin=False)
     score, reached, _ = choose_threshold(cases, target)
     if not reached:
         return None

@@ -9,7 +9,12 @@ from typer.testing import CliRunner
 
 from understudy.cli import app
 from understudy.demo import load_sample
-from understudy.evaluate.workspace_calibration import Case, choose_threshold, fit_map
+from understudy.evaluate.workspace_calibration import (
+    Case,
+    choose_threshold,
+    fit_map,
+    split_quality,
+)
 from understudy.evidence import Evidence
 from understudy.judge import (
     SEMEVAL_DEFAULT,
@@ -59,6 +64,8 @@ def test_calibrate_on_sample_abstains_where_the_answer_is_missing(workspace, hom
     assert fit["stored"] and fit["calibration"]["name"] == "workspace"
     assert fit["calibration"]["embedding_model"] and fit["calibration"]["fitted_at"]
     assert "answered threads" in fit["calibration"]["source"]
+    # The margin is weighed exactly when it judged half of the cases better, fitted on the rest.
+    assert (fit["calibration"]["c"] > 0) == (fit["split_with_margin"] > fit["split_score_only"])
     ws = Workspace(home)
     ws.index._embedder = workspace.index.embedder
     judge = ws.answerer().judge
@@ -146,8 +153,9 @@ def test_margin_is_weighed_where_it_separates_what_the_score_cannot():
              for i in range(20)]
     cases += [Case("thread-out", f"out{i}", 0.5 + 0.02 * i, False, 0.02 + 0.005 * i)
               for i in range(20)]
+    assert split_quality(cases, 0.9, 2) > split_quality(cases, 0.9, 1)
     a, c, _ = fit_map(cases)
-    assert c > 0
+    assert c > 0 and fit_map(cases, with_margin=False)[1] == 0.0
     value, reached, report = choose_threshold(cases, 0.9, by=(a, c))
     assert reached and report["right_answered"] == 1.0 and report["wrong_abstained"] >= 0.85
     _, reached, _ = choose_threshold(cases, 0.9)  # the score alone cannot tell them apart

@@ -229,23 +229,23 @@ def _summary(scores: np.ndarray, right: np.ndarray, threshold: float,
                                      if (~right).any() else 0.0, 4)}
 
 
-def fit_map(cases: list[Case], target: float = DEFAULT_PRECISION
-            ) -> tuple[float, float, float]:
+def fit_map(cases: list[Case], with_margin: bool = True) -> tuple[float, float, float]:
     """The logistic a, c, b of score and margin to right (a * score + c * margin + b), with
-    right and wrong cases weighted equally. The margin is kept (c > 0) only where a wider one
-    was more often right and it judges the workspace's cases better than the score alone on a
-    split: fitted on half of the threads and passages, judged on the other half, and back."""
+    right and wrong cases weighted equally; the margin is left out (c = 0) when not wanted or
+    where a wider one was not more often right."""
     y = np.asarray([int(c.right) for c in cases])
-    (a, c), b = _logistic([[case.score, case.margin] for case in cases], y)
-    if c <= 0 or _split_quality(cases, target, 2) <= _split_quality(cases, target, 1):
-        (a,), b = _logistic([[case.score] for case in cases], y)
-        c = 0.0
-    return a, c, b
+    if with_margin:
+        (a, c), b = _logistic([[case.score, case.margin] for case in cases], y)
+        if c > 0:
+            return a, c, b
+    (a,), b = _logistic([[case.score] for case in cases], y)
+    return a, 0.0, b
 
 
-def _split_quality(cases: list[Case], target: float, columns: int) -> float:
-    """Balanced accuracy (share of right cases answered and of wrong ones abstained, averaged)
-    at the threshold fitted on the other half, over the two halves of the workspace's keys."""
+def split_quality(cases: list[Case], target: float, columns: int) -> float:
+    """How well the score alone (columns 1) or score and margin (2) judge the workspace's
+    cases: fitted on half of its threads and passages, the balanced accuracy (share of right
+    cases answered and of wrong ones abstained, averaged) on the other half, and back."""
     keys = sorted({c.key for c in cases})
     half = {key: n % 2 for n, key in enumerate(keys)}
     quality = 0.0
@@ -301,7 +301,10 @@ def fit_workspace(workspace: Workspace, target: float = DEFAULT_PRECISION,
                          "the SemEval default stays in force")
     if len({c.right for c in cases}) < 2:
         raise UsageError("Every calibration case came out alike: add more threads or docs")
-    a, c, _ = fit_map(cases, target)
+    # The margin is weighed only where it judges half of the workspace's own cases better
+    # than the score alone, fitted on the other half.
+    quality = {columns: split_quality(cases, target, columns) for columns in (1, 2)}
+    a, c, _ = fit_map(cases, with_margin=quality[2] > quality[1])
     if a <= 0:
         raise UsageError("Higher retrieval scores were not more often right in this "
                          "workspace: keep the current calibration")
@@ -319,6 +322,8 @@ def fit_workspace(workspace: Workspace, target: float = DEFAULT_PRECISION,
         embedding_model=name, fitted_at=datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"), c=c)
     # The score that answers with no margin, and what a point of margin is worth in score.
     report["margin_weight"] = round(c / a, 4)
+    report["split_score_only"] = round(quality[1], 4)
+    report["split_with_margin"] = round(quality[2], 4)
     return WorkspaceFit(calibration, cases, target, reached, value / a, report)
 
 
@@ -348,4 +353,4 @@ def needs_first_calibration(workspace: Workspace) -> bool:
 
 __all__ = ["DEFAULT_PRECISION", "MIN_THREADS", "NEAR_DUPLICATE", "Case", "WorkspaceFit",
            "calibrate_workspace", "choose_threshold", "fit_map", "fit_workspace",
-           "needs_first_calibration"]
+           "needs_first_calibration", "split_quality"]
