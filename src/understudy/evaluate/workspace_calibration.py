@@ -20,6 +20,7 @@ the threshold.
 
 from __future__ import annotations
 
+import random
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -30,7 +31,7 @@ import numpy as np
 
 from ..answer import Answerer
 from ..errors import UsageError
-from ..evidence import Evidence, bot_accounts
+from ..evidence import Evidence, bot_accounts, ticket_query
 from ..index import Hit
 from ..judge import Calibration, margin, save_calibration
 from ..records import Message, Passage, Thread
@@ -47,6 +48,10 @@ NEAR_DUPLICATE = 0.85
 DEFAULT_PRECISION = 0.9  # of answered drafts right, at an even mix of answerable and not
 MIN_THREADS = 30  # answered threads before `index` calibrates by itself
 MAX_CASES = 300  # threads and passages asked at most, the latest first: bounds the time
+# Share of a title's words its rephrasing keeps (the tickets that judge the split): enough to
+# name the problem, few enough that it no longer finds its own words verbatim.
+REPHRASE_KEEP = 0.7
+REPHRASED = "thread-rephrased"  # cases that only judge the split, never fit
 _SENTENCE = re.compile(r"(?<=[.!?])\s+")
 _URL = re.compile(r"https?://[^\s)\]>\"'`]+")
 Progress = Callable[[str, int, int], None]
@@ -109,6 +114,14 @@ def _first_sentence(text: str) -> str:
     return _SENTENCE.split(text.strip(), maxsplit=1)[0][:300]
 
 
+def rephrasing(text: str, seed: str) -> str:
+    """`text` with each word kept with chance REPHRASE_KEEP (at least one), the same words
+    for the same seed."""
+    chance = random.Random(seed)  # a str seed is hashed alike in every process
+    words = text.split()
+    return " ".join([w for w in words if chance.random() < REPHRASE_KEEP] or words[:1])
+
+
 def _case(kind: str, key: str, ranked: list[Evidence], right: bool) -> Case:
     return Case(kind, key, ranked[0].retrieval_score, right, margin(ranked))
 
@@ -144,6 +157,12 @@ def thread_cases(workspace: Workspace, answerer: Answerer, limit: int = MAX_CASE
         held_in = answerer.evidence(ticket)
         if held_in:
             cases.append(_case("thread-in", key, held_in, held_in[0].thread_id == thread.id))
+        # Held in, a ticket in its own words finds itself at about 1.0; another customer's
+        # words for the same problem score lower. Which features to weigh is judged on those.
+        words = rephrasing(thread.title or ticket_query(ticket), key)
+        rephrased = answerer.evidence(_ticket(words, ""))
+        if rephrased:
+            cases.append(_case(REPHRASED, key, rephrased, rephrased[0].thread_id == thread.id))
         if progress:
             progress("Asking past threads", done, len(answered))
     return cases, pending
@@ -245,13 +264,14 @@ def fit_map(cases: list[Case], with_margin: bool = True) -> tuple[float, float, 
 def split_quality(cases: list[Case], target: float, columns: int) -> float:
     """How well the score alone (columns 1) or score and margin (2) judge the workspace's
     cases: fitted on half of its threads and passages, the balanced accuracy (share of right
-    cases answered and of wrong ones abstained, averaged) on the other half, and back."""
+    cases answered and of wrong ones abstained, averaged) on the other half, and back; a
+    thread of the judged half is asked by its rephrased title, not in its own words."""
     keys = sorted({c.key for c in cases})
     half = {key: n % 2 for n, key in enumerate(keys)}
     quality = 0.0
     for fold in (0, 1):
-        fit = [c for c in cases if half[c.key] != fold]
-        judged = [c for c in cases if half[c.key] == fold]
+        fit = [c for c in cases if half[c.key] != fold and c.kind != REPHRASED]
+        judged = [c for c in cases if half[c.key] == fold and c.kind != "thread-in"]
         y = np.asarray([int(c.right) for c in fit])
         if len(set(y.tolist())) < 2 or not judged:
             return 0.0
@@ -304,6 +324,7 @@ def fit_workspace(workspace: Workspace, target: float = DEFAULT_PRECISION,
     # The margin is weighed only where it judges half of the workspace's own cases better
     # than the score alone, fitted on the other half.
     quality = {columns: split_quality(cases, target, columns) for columns in (1, 2)}
+    cases = [case for case in cases if case.kind != REPHRASED]
     a, c, _ = fit_map(cases, with_margin=quality[2] > quality[1])
     if a <= 0:
         raise UsageError("Higher retrieval scores were not more often right in this "
