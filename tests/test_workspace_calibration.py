@@ -13,6 +13,7 @@ from understudy.evaluate.workspace_calibration import (
     Case,
     choose_threshold,
     fit_map,
+    rephrasing,
     split_quality,
 )
 from understudy.evidence import Evidence
@@ -149,9 +150,9 @@ def test_margin_is_the_lead_over_another_thread_or_passage():
 
 def test_margin_is_weighed_where_it_separates_what_the_score_cannot():
     # Right and wrong cases share their scores; only the right ones stand out from the next.
-    cases = [Case("thread-in", f"in{i}", 0.5 + 0.02 * i, True, 0.3 + 0.01 * i)
+    cases = [Case("passage-in", f"in{i}", 0.5 + 0.02 * i, True, 0.3 + 0.01 * i)
              for i in range(20)]
-    cases += [Case("thread-out", f"out{i}", 0.5 + 0.02 * i, False, 0.02 + 0.005 * i)
+    cases += [Case("passage-out", f"out{i}", 0.5 + 0.02 * i, False, 0.02 + 0.005 * i)
               for i in range(20)]
     assert split_quality(cases, 0.9, 2) > split_quality(cases, 0.9, 1)
     a, c, _ = fit_map(cases)
@@ -169,3 +170,11 @@ def test_a_calibration_stored_before_the_margin_still_loads(home):
                                 "source": "older"}), encoding="utf-8")
     stored = load_calibration(home, "")
     assert stored.c == 0.0 and stored.confidence(0.7, margin=0.4) == stored.confidence(0.7)
+
+
+def test_a_rephrasing_keeps_some_of_the_words_the_same_way_every_time():
+    title = "Recurring invoices stopped being created after we moved the server to a new host"
+    words = rephrasing(title, "thread:7").split()
+    assert words == rephrasing(title, "thread:7").split()
+    assert 0 < len(words) < len(title.split()) and set(words) <= set(title.split())
+    assert rephrasing("invoices", "thread:8") == "invoices"  # never empty

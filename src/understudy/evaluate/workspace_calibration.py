@@ -374,4 +374,4 @@ def needs_first_calibration(workspace: Workspace) -> bool:
 
 __all__ = ["DEFAULT_PRECISION", "MIN_THREADS", "NEAR_DUPLICATE", "Case", "WorkspaceFit",
            "calibrate_workspace", "choose_threshold", "fit_map", "fit_workspace",
-           "needs_first_calibration", "split_quality"]
+           "needs_first_calibration", "rephrasing", "split_quality"]
