@@ -110,6 +110,24 @@ def test_docs_only_workspace_without_synthetic_questions_keeps_the_default(works
     assert load_calibration(home, "any").name == "semeval-default"
 
 
+def test_docs_only_workspace_with_synthetic_questions_is_asked(workspace, home):
+    from understudy.demo import SAMPLE_DIR
+    from understudy.jobs.synth_qa import state_key
+
+    workspace.close()
+    runner.invoke(app, ["--home", str(home), "sync", "docs", str(SAMPLE_DIR / "docs")],
+                  catch_exceptions=False)
+    ws = Workspace(home)
+    passage = next(p for p in ws.store.passages() if p.text.strip())
+    ws.store.set_state(state_key(passage), {"hash": passage.content_hash(), "pairs": [
+        {"question": f"What does {passage.heading or passage.path} say?", "answer": "x"}]})
+    ws.close()
+    result = runner.invoke(app, ["--home", str(home), "eval", "calibrate", "--json"],
+                           catch_exceptions=False)
+    # Asked, not refused up front: a fit, or a reason other than the missing questions.
+    assert "jobs synth-qa" not in result.output, result.output
+
+
 def test_empty_workspace_keeps_the_semeval_default(home):
     result = runner.invoke(app, ["--home", str(home), "eval", "calibrate"])
     assert result.exit_code == 2 and "Nothing to calibrate on" in result.output

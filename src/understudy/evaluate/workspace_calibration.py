@@ -55,6 +55,9 @@ REPHRASED = "thread-rephrased"  # cases that only judge the split, never fit
 _SENTENCE = re.compile(r"(?<=[.!?])\s+")
 _URL = re.compile(r"https?://[^\s)\]>\"'`]+")
 Progress = Callable[[str, int, int], None]
+DOCS_ONLY = ("A docs-only workspace calibrates from the questions of 'understudy jobs synth-qa' "
+             "(none yet): run it first, or sync answered threads; the SemEval default stays in "
+             "force")
 
 
 @dataclass
@@ -175,8 +178,7 @@ def passage_cases(workspace: Workspace, answerer: Answerer, limit: int = MAX_CAS
     synthetic questions stored by `jobs synth-qa`."""
     from ..jobs.synth_qa import passage_result
 
-    passages = [p for p in workspace.store.passages() if p.id is not None and p.text.strip()]
-    passages = passages[-limit:]
+    passages = _latest_passages(workspace, limit)
     cases: list[Case] = []
     pending: list[tuple[str, str]] = []
     for done, passage in enumerate(passages, start=1):
@@ -189,6 +191,18 @@ def passage_cases(workspace: Workspace, answerer: Answerer, limit: int = MAX_CAS
         if progress:
             progress("Asking doc passages", done, len(passages))
     return cases, pending
+
+
+def _latest_passages(workspace: Workspace, limit: int) -> list[Passage]:
+    passages = [p for p in workspace.store.passages() if p.id is not None and p.text.strip()]
+    return passages[-limit:]
+
+
+def _has_synthetic(workspace: Workspace, passages: list[Passage]) -> bool:
+    """True when `jobs synth-qa` stored questions for one of `passages` (of its current text)."""
+    from ..jobs.synth_qa import passage_result
+
+    return any((passage_result(workspace, p) or {}).get("pairs") for p in passages)
 
 
 def _ask_passage(answerer: Answerer, passage: Passage, kind: str, ticket: Thread,
@@ -307,6 +321,9 @@ def fit_workspace(workspace: Workspace, target: float = DEFAULT_PRECISION,
     answerer = Answerer(workspace)
     cases, pending = thread_cases(workspace, answerer, limit, projects, progress)
     threads = len({c.key for c in cases})
+    latest = _latest_passages(workspace, limit)
+    if not threads and latest and not _has_synthetic(workspace, latest):
+        raise UsageError(DOCS_ONLY)  # said before asking hundreds of passages for nothing
     more, more_pending = passage_cases(workspace, answerer, limit, progress)
     cases += more
     _relabel(cases, _near_duplicates(answerer, pending + more_pending))
@@ -316,9 +333,7 @@ def fit_workspace(workspace: Workspace, target: float = DEFAULT_PRECISION,
     if not threads and not any(c.kind.startswith("synthetic") for c in more):
         # A passage asked by its own heading finds itself (or a copy) almost surely: a fit on
         # those cases alone set the bar above every real question (npm's docs: 0% answered).
-        raise UsageError("A docs-only workspace calibrates from the questions of 'understudy "
-                         "jobs synth-qa' (none yet): run it first, or sync answered threads; "
-                         "the SemEval default stays in force")
+        raise UsageError(DOCS_ONLY)
     if len({c.right for c in cases}) < 2:
         raise UsageError("Every calibration case came out alike: add more threads or docs")
     # The margin is weighed only where it judges half of the workspace's own cases better
