@@ -26,6 +26,7 @@ import time
 from pathlib import Path
 
 from understudy.answer import Answerer
+from understudy.errors import UsageError
 from understudy.evaluate.workspace_calibration import (
     DEFAULT_PRECISION,
     Case,
@@ -106,7 +107,7 @@ def _score_only(ws: Workspace, target: float) -> Judge | None:
     """The workspace's fit judged by the fused score alone, as before the margin."""
     try:
         fit = fit_workspace(ws, target)
-    except Exception as exc:  # noqa: BLE001  (a docs-only workspace is refused: no row)
+    except UsageError as exc:  # a docs-only workspace is refused: no row
         print(f"score only: {exc}", file=sys.stderr)
         return None
     cases = [Case(c.kind, c.key, c.score, c.right) for c in fit.cases]
