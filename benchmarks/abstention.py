@@ -6,7 +6,8 @@ thread must abstain; the others must be answered, from their own thread first). 
 workspace: npm's command docs as shipped with npm; npm questions must be answered from the
 right command's page, questions about neighbouring tools (pip, conda, cargo, ...) must abstain.
 Each is measured with the SemEval default calibration, then `understudy eval calibrate` runs
-on the workspace and the same tickets are judged again.
+on the workspace (timed) and the same tickets are judged again; "score only" is the same fit's
+cases judged by the fused score alone (the calibration before the margin was a feature).
 
     PYTHONPATH=$PWD/src HF_HUB_OFFLINE=1 python benchmarks/abstention.py \
         --stackfaq /work/shared/benchmarks/stackfaq/stackfaq-dev.json \
@@ -21,10 +22,19 @@ import os
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 from understudy.answer import Answerer
-from understudy.judge import SEMEVAL_DEFAULT, Judge
+from understudy.errors import UsageError
+from understudy.evaluate.workspace_calibration import (
+    DEFAULT_PRECISION,
+    Case,
+    choose_threshold,
+    fit_map,
+    fit_workspace,
+)
+from understudy.judge import SEMEVAL_DEFAULT, Calibration, Judge
 from understudy.records import Message, Thread
 from understudy.workspace import Workspace
 
@@ -79,15 +89,33 @@ def _ticket(text: str) -> Thread:
                   messages=[Message("q", "customer", "", "", kind="question")])
 
 
-def _calibrate(home: Path) -> dict:
-    """`understudy eval calibrate` on the workspace, as a user runs it."""
+def _calibrate(home: Path, target: float | None) -> dict:
+    """`understudy eval calibrate` on the workspace, as a user runs it, timed."""
     env = {**os.environ, "TOKENIZERS_PARALLELISM": "false"}
-    done = subprocess.run([sys.executable, "-m", "understudy", "--home", str(home), "eval",
-                           "calibrate", "--json"], capture_output=True, text=True, env=env)
+    command = [sys.executable, "-m", "understudy", "--home", str(home), "eval", "calibrate",
+               "--json"] + ([] if target is None else ["--target", str(target)])
+    start = time.perf_counter()
+    done = subprocess.run(command, capture_output=True, text=True, env=env)
+    seconds = round(time.perf_counter() - start, 1)
     if done.returncode != 0:
-        return {"stored": False, "exit": done.returncode,
+        return {"stored": False, "exit": done.returncode, "seconds": seconds,
                 "output": (done.stdout + done.stderr)[-2000:]}
-    return json.loads(done.stdout)
+    return {**json.loads(done.stdout), "seconds": seconds}
+
+
+def _score_only(ws: Workspace, target: float) -> Judge | None:
+    """The workspace's fit judged by the fused score alone, as before the margin."""
+    try:
+        fit = fit_workspace(ws, target)
+    except UsageError as exc:  # a docs-only workspace is refused: no row
+        print(f"score only: {exc}", file=sys.stderr)
+        return None
+    cases = [Case(c.kind, c.key, c.score, c.right) for c in fit.cases]
+    a, _, _ = fit_map(cases, with_margin=False)
+    score, reached, _ = choose_threshold(cases, target)
+    if not reached:
+        return None
+    return Judge(Calibration(a, -a * score, 0.5, "workspace-score-only", "this workspace"))
 
 
 def _judged(answerer: Answerer, tickets: list[tuple[Thread, bool, object]],
@@ -112,19 +140,23 @@ def _judged(answerer: Answerer, tickets: list[tuple[Thread, bool, object]],
             "threshold": round(judge.threshold, 4), "calibration": judge.calibration.name}
 
 
-def _before_after(home: Path, tickets: list, right) -> dict:  # noqa: ANN001
+def _before_after(home: Path, tickets: list, right, target: float | None) -> dict:  # noqa: ANN001
     ws = Workspace(home)
     ws.index.build()
     answerer = Answerer(ws)
     before = _judged(answerer, tickets, Judge(SEMEVAL_DEFAULT), right)
-    fit = _calibrate(home)
+    fit = _calibrate(home, target)
     ws = Workspace(home)
     answerer = Answerer(ws)
     after = _judged(answerer, tickets, answerer.judge, right)
-    return {"before": before, "after": after, "fit": fit}
+    results = {"before": before, "after": after, "fit": fit}
+    score_only = _score_only(ws, DEFAULT_PRECISION if target is None else target)
+    if score_only is not None:
+        results["score_only"] = _judged(answerer, tickets, score_only, right)
+    return results
 
 
-def stackfaq(path: Path, home: Path) -> dict:
+def stackfaq(path: Path, home: Path, target: float | None = None) -> dict:
     pairs = json.loads(path.read_text(encoding="utf-8"))["root"]["qapair"]
     ws = Workspace(home)
     ids = {}
@@ -145,30 +177,32 @@ def stackfaq(path: Path, home: Path) -> dict:
                for n, pair in enumerate(pairs) for text in pair.get("rephr") or []
                if text and text.strip() not in ("", "*")]
     ws.close()
-    return _before_after(home, tickets, lambda e, want: e.thread_id == want)
+    return _before_after(home, tickets, lambda e, want: e.thread_id == want, target)
 
 
-def docs(folder: Path, home: Path) -> dict:
+def docs(folder: Path, home: Path, target: float | None = None) -> dict:
     env = {**os.environ, "TOKENIZERS_PARALLELISM": "false"}
     subprocess.run([sys.executable, "-m", "understudy", "--home", str(home), "sync", "docs",
                     str(folder)], check=True, capture_output=True, env=env)
     tickets = [(_ticket(q), True, page) for q, page in NPM_QUESTIONS]
     tickets += [(_ticket(q), False, None) for q in NEIGHBOUR_QUESTIONS]
     return _before_after(home, tickets, lambda e, page: f"{page}." in (e.url or e.title)
-                         or f"/{page}" in (e.url or ""))
+                         or f"/{page}" in (e.url or ""), target)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--stackfaq", type=Path)
     parser.add_argument("--docs", type=Path)
+    parser.add_argument("--target", type=float, help="eval calibrate --target (its default "
+                        "when left out)")
     args = parser.parse_args()
     results = {}
     with tempfile.TemporaryDirectory() as tmp:
         if args.stackfaq:
-            results["stackfaq"] = stackfaq(args.stackfaq, Path(tmp) / "threads")
+            results["stackfaq"] = stackfaq(args.stackfaq, Path(tmp) / "threads", args.target)
         if args.docs:
-            results["docs"] = docs(args.docs, Path(tmp) / "docs")
+            results["docs"] = docs(args.docs, Path(tmp) / "docs", args.target)
     print(json.dumps(results, indent=2))
 
 

@@ -4,12 +4,27 @@ from __future__ import annotations
 
 import json
 
+import pytest
 from typer.testing import CliRunner
 
 from understudy.cli import app
 from understudy.demo import load_sample
-from understudy.evaluate.workspace_calibration import Case, choose_threshold, fit_map
-from understudy.judge import SEMEVAL_DEFAULT, Judge, calibration_path, load_calibration
+from understudy.evaluate.workspace_calibration import (
+    Case,
+    choose_threshold,
+    fit_map,
+    rephrasing,
+    split_quality,
+)
+from understudy.evidence import Evidence
+from understudy.judge import (
+    SEMEVAL_DEFAULT,
+    Calibration,
+    Judge,
+    calibration_path,
+    load_calibration,
+    margin,
+)
 from understudy.records import Message, Thread
 from understudy.workspace import Workspace
 
@@ -50,6 +65,8 @@ def test_calibrate_on_sample_abstains_where_the_answer_is_missing(workspace, hom
     assert fit["stored"] and fit["calibration"]["name"] == "workspace"
     assert fit["calibration"]["embedding_model"] and fit["calibration"]["fitted_at"]
     assert "answered threads" in fit["calibration"]["source"]
+    # The margin is weighed exactly when it judged half of the cases better, fitted on the rest.
+    assert (fit["calibration"]["c"] > 0) == (fit["split_with_margin"] > fit["split_score_only"])
     ws = Workspace(home)
     ws.index.use_encoder(workspace.index.embedder)
     judge = ws.answerer().judge
@@ -93,6 +110,24 @@ def test_docs_only_workspace_without_synthetic_questions_keeps_the_default(works
     assert load_calibration(home, "any").name == "semeval-default"
 
 
+def test_docs_only_workspace_with_synthetic_questions_is_asked(workspace, home):
+    from understudy.demo import SAMPLE_DIR
+    from understudy.jobs.synth_qa import state_key
+
+    workspace.close()
+    runner.invoke(app, ["--home", str(home), "sync", "docs", str(SAMPLE_DIR / "docs")],
+                  catch_exceptions=False)
+    ws = Workspace(home)
+    passage = next(p for p in ws.store.passages() if p.text.strip())
+    ws.store.set_state(state_key(passage), {"hash": passage.content_hash(), "pairs": [
+        {"question": f"What does {passage.heading or passage.path} say?", "answer": "x"}]})
+    ws.close()
+    result = runner.invoke(app, ["--home", str(home), "eval", "calibrate", "--json"],
+                           catch_exceptions=False)
+    # Asked, not refused up front: a fit, or a reason other than the missing questions.
+    assert "jobs synth-qa" not in result.output, result.output
+
+
 def test_empty_workspace_keeps_the_semeval_default(home):
     result = runner.invoke(app, ["--home", str(home), "eval", "calibrate"])
     assert result.exit_code == 2 and "Nothing to calibrate on" in result.output
@@ -108,5 +143,56 @@ def test_threshold_is_the_lowest_reaching_the_target_precision():
     assert reached and threshold == 0.55 and report["wrong_abstained"] == 0.75
     threshold, reached, _ = choose_threshold(cases, 0.9)
     assert reached and threshold == 0.7
-    a, b = fit_map(cases)
-    assert a > 0 and 1 / (1 + 2.718281828 ** -(a * 0.9 + b)) > 0.5
+    a, c, b = fit_map(cases)
+    # Margins all 0: nothing to weigh, so the map is of the score alone.
+    assert a > 0 and c == 0.0 and 1 / (1 + 2.718281828 ** -(a * 0.9 + b)) > 0.5
+
+
+def _evidence(key: str, score: float, thread_id: int | None) -> Evidence:
+    return Evidence(key, "reply" if thread_id else "passage", "text", key, "", score, score,
+                    thread_id=thread_id)
+
+
+def test_margin_is_the_lead_over_another_thread_or_passage():
+    same_thread = [_evidence("reply:1", 0.8, 7), _evidence("reply:2", 0.8, 7),
+                   _evidence("reply:3", 0.6, 9)]
+    assert margin(same_thread) == pytest.approx(0.2)
+    passages = [_evidence("passage:1", 0.7, None), _evidence("passage:2", 0.65, None)]
+    assert margin(passages) == pytest.approx(0.05)
+    assert margin([_evidence("reply:1", 0.5, 7)]) == pytest.approx(0.5)
+    # At one score, the ticket whose best evidence stands out is the surer one.
+    judge = Judge(Calibration(8.0, -6.0, 0.5, "t", "t", c=5.0))
+    assert judge.confidence(same_thread) > judge.confidence(
+        [_evidence("reply:1", 0.8, 7), _evidence("reply:3", 0.78, 9)])
+
+
+def test_margin_is_weighed_where_it_separates_what_the_score_cannot():
+    # Right and wrong cases share their scores; only the right ones stand out from the next.
+    cases = [Case("passage-in", f"in{i}", 0.5 + 0.02 * i, True, 0.3 + 0.01 * i)
+             for i in range(20)]
+    cases += [Case("passage-out", f"out{i}", 0.5 + 0.02 * i, False, 0.02 + 0.005 * i)
+              for i in range(20)]
+    assert split_quality(cases, 0.9, 2) > split_quality(cases, 0.9, 1)
+    a, c, _ = fit_map(cases)
+    assert c > 0 and fit_map(cases, with_margin=False)[1] == 0.0
+    value, reached, report = choose_threshold(cases, 0.9, by=(a, c))
+    assert reached and report["right_answered"] == 1.0 and report["wrong_abstained"] >= 0.85
+    _, reached, _ = choose_threshold(cases, 0.9)  # the score alone cannot tell them apart
+    assert not reached
+
+
+def test_a_calibration_stored_before_the_margin_still_loads(home):
+    path = calibration_path(home)
+    path.parent.mkdir(parents=True)
+    path.write_text(json.dumps({"a": 9.0, "b": -6.0, "threshold": 0.5, "name": "workspace",
+                                "source": "older"}), encoding="utf-8")
+    stored = load_calibration(home, "")
+    assert stored.c == 0.0 and stored.confidence(0.7, margin=0.4) == stored.confidence(0.7)
+
+
+def test_a_rephrasing_keeps_some_of_the_words_the_same_way_every_time():
+    title = "Recurring invoices stopped being created after we moved the server to a new host"
+    words = rephrasing(title, "thread:7").split()
+    assert words == rephrasing(title, "thread:7").split()
+    assert 0 < len(words) < len(title.split()) and set(words) <= set(title.split())
+    assert rephrasing("invoices", "thread:8") == "invoices"  # never empty

@@ -31,8 +31,9 @@ log = logging.getLogger("understudy.judge")
 
 @dataclass(frozen=True)
 class Calibration:
-    """A logistic map from the best evidence's fused retrieval score to the chance it answers
-    the ticket, with the threshold below which the answerer abstains, and where it came from."""
+    """A logistic map from the best evidence's fused retrieval score (and, when `c` is not 0,
+    its margin over the next item's) to the chance it answers the ticket, with the threshold
+    below which the answerer abstains, and where it came from."""
 
     a: float
     b: float
@@ -41,10 +42,12 @@ class Calibration:
     source: str  # what it was fitted on, in words
     embedding_model: str = ""  # the model whose scores it maps; "" for any
     fitted_at: str = ""
+    c: float = 0.0  # weight of the margin; 0 in calibrations fitted before it existed
 
-    def confidence(self, score: float) -> float:
-        """The calibrated chance that evidence with this fused retrieval score is right."""
-        return 1.0 / (1.0 + math.exp(-(self.a * score + self.b)))
+    def confidence(self, score: float, margin: float = 0.0) -> float:
+        """The calibrated chance that evidence with this fused retrieval score, ahead of the
+        next item's by `margin`, is right."""
+        return 1.0 / (1.0 + math.exp(-(self.a * score + self.c * margin + self.b)))
 
     def to_json(self) -> dict[str, object]:
         return asdict(self)
@@ -108,6 +111,20 @@ def _warn_scale(embedding_model: str) -> None:
                 "threshold for it with 'understudy eval calibrate --target Q'", embedding_model)
 
 
+def margin(ranked: list[Evidence]) -> float:
+    """How far the best evidence's retrieval score stands above the best of another thread or
+    passage: a ticket whose answer is missing finds several near misses at about one score,
+    one whose answer is there finds it ahead of the rest."""
+    best = ranked[0]
+    others = [e.retrieval_score for e in ranked[1:] if _item(e) != _item(best)]
+    return best.retrieval_score - max(others, default=0.0)
+
+
+def _item(evidence: Evidence) -> object:
+    """The knowledge item evidence comes from: its thread, else its own key (a passage)."""
+    return evidence.thread_id if evidence.thread_id is not None else evidence.key
+
+
 @dataclass
 class Verdict:
     """What the judge made of a ticket's evidence (before) or its composed draft (after)."""
@@ -141,19 +158,20 @@ class Judge:
                    settings.get("low_confidence") or "abstain",
                    "settings (abstain_threshold)" if value is not None else "")
 
-    def confidence(self, evidence: Evidence) -> float:
-        """The chance the evidence answers the ticket: a trained ranker's probability as it is,
-        otherwise the calibration's map of its fused retrieval score."""
-        if evidence.calibrated:
-            return float(evidence.probability)
-        return self.calibration.confidence(evidence.retrieval_score)
+    def confidence(self, ranked: list[Evidence]) -> float:
+        """The chance the best evidence answers the ticket: a trained ranker's probability as
+        it is, otherwise the calibration's map of its fused retrieval score and margin."""
+        best = ranked[0]
+        if best.calibrated:
+            return float(best.probability)
+        return self.calibration.confidence(best.retrieval_score, margin(ranked))
 
     def before_compose(self, ranked: list[Evidence], generates: bool) -> Verdict:
         """Whether to compose at all: nothing found, or too unsure, abstains without asking
         the backend (a generating backend in "mark" mode composes and is marked uncertain)."""
         if not ranked:
             return Verdict(0.0, True, text=NOTHING_FOUND)
-        sure = self.confidence(ranked[0])
+        sure = self.confidence(ranked)
         if sure >= self.threshold:
             return Verdict(sure, False)
         if generates and self.low_confidence == "mark":
@@ -174,6 +192,7 @@ class Judge:
         c = self.calibration
         return {"name": c.name, "source": c.source, "threshold": self.threshold,
                 "threshold_source": self.threshold_source, "map": [c.a, c.b],
+                "margin_weight": c.c,
                 "embedding_model": c.embedding_model, "fitted_at": c.fitted_at}
 
 

@@ -1,20 +1,26 @@
 """Fitting the judge's confidence map and threshold on the workspace's own threads and docs.
 
-Each answered thread is asked twice through the Answerer. Held out (its own thread excluded,
-the threads it links kept) it shows what a ticket whose answer is missing from the knowledge
-base looks like: the chosen evidence counts as right only when the team would have given it,
-i.e. it comes from a thread the team linked in its answer, is a page the team linked, or says
-what the team said (embedding cosine with the team's first reply of at least NEAR_DUPLICATE).
-Held in (its thread kept) it shows an answerable ticket: right when the evidence is its own
-thread's reply. Passages are asked the same way, by their heading and first sentence, and
-the synthetic questions of `jobs synth-qa` by their question. The threshold is the lowest best
-evidence score (fused retrieval score) whose answered cases reach the target precision, right
-and wrong cases weighted equally; the confidence map is a logistic of that score, its slope
-fitted to the labels and centred on the threshold.
+Each answered thread is asked twice through the Answerer. Held out (the ticket as opened, its
+own thread excluded, the threads it links kept) it shows what a ticket whose answer is missing
+from the knowledge base looks like: the chosen evidence counts as right only when the team would
+have given it, i.e. it comes from a thread the team linked in its answer, is a page the team
+linked, or says what the team said (embedding cosine with the team's first reply of at least
+NEAR_DUPLICATE). Held in (its thread kept) it shows an answerable ticket: right when the
+evidence is its own thread's reply. Passages are asked the same way, by their heading and first
+sentence, and the synthetic questions of `jobs synth-qa` by their question.
+
+Two features of the best evidence decide: its fused retrieval score and its margin over the
+best evidence of another thread or passage (a ticket whose answer is missing finds several near
+misses at about one score). A logistic of the two is fitted to the labels, right and wrong
+cases weighted equally (the margin is kept only when it judges one half of the cases better
+than the score alone, fitted on the other half); the threshold is the lowest value of it whose
+answered cases reach the target precision, and the confidence map is that logistic centred on
+the threshold.
 """
 
 from __future__ import annotations
 
+import random
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -25,9 +31,9 @@ import numpy as np
 
 from ..answer import Answerer
 from ..errors import UsageError
-from ..evidence import Evidence, bot_accounts
+from ..evidence import Evidence, bot_accounts, ticket_query
 from ..index import Hit
-from ..judge import Calibration, save_calibration
+from ..judge import Calibration, margin, save_calibration
 from ..records import Message, Passage, Thread
 from .backtest import linked_threads, team_replies, ticket_as_opened
 
@@ -42,9 +48,16 @@ NEAR_DUPLICATE = 0.85
 DEFAULT_PRECISION = 0.9  # of answered drafts right, at an even mix of answerable and not
 MIN_THREADS = 30  # answered threads before `index` calibrates by itself
 MAX_CASES = 300  # threads and passages asked at most, the latest first: bounds the time
+# Share of a title's words its rephrasing keeps (the tickets that judge the split): enough to
+# name the problem, few enough that it no longer finds its own words verbatim.
+REPHRASE_KEEP = 0.7
+REPHRASED = "thread-rephrased"  # cases that only judge the split, never fit
 _SENTENCE = re.compile(r"(?<=[.!?])\s+")
 _URL = re.compile(r"https?://[^\s)\]>\"'`]+")
 Progress = Callable[[str, int, int], None]
+DOCS_ONLY = ("A docs-only workspace calibrates from the questions of 'understudy jobs synth-qa' "
+             "(none yet): run it first, or sync answered threads; the SemEval default stays in "
+             "force")
 
 
 @dataclass
@@ -53,8 +66,9 @@ class Case:
 
     kind: str  # "thread-out", "thread-in", "passage-out", "passage-in", "synthetic-in", ...
     key: str
-    score: float  # the best evidence's fused retrieval score (what the judge maps)
+    score: float  # the best evidence's fused retrieval score
     right: bool
+    margin: float = 0.0  # its lead over the best evidence of another item (judge.margin)
 
 
 @dataclass
@@ -103,6 +117,18 @@ def _first_sentence(text: str) -> str:
     return _SENTENCE.split(text.strip(), maxsplit=1)[0][:300]
 
 
+def rephrasing(text: str, seed: str) -> str:
+    """`text` with each word kept with chance REPHRASE_KEEP (at least one), the same words
+    for the same seed."""
+    chance = random.Random(seed)  # a str seed is hashed alike in every process
+    words = text.split()
+    return " ".join([w for w in words if chance.random() < REPHRASE_KEEP] or words[:1])
+
+
+def _case(kind: str, key: str, ranked: list[Evidence], right: bool) -> Case:
+    return Case(kind, key, ranked[0].retrieval_score, right, margin(ranked))
+
+
 def thread_cases(workspace: Workspace, answerer: Answerer, limit: int = MAX_CASES,
                  projects: Iterable[str] = (), progress: Progress | None = None
                  ) -> tuple[list[Case], list[tuple[str, str]]]:
@@ -127,15 +153,19 @@ def thread_cases(workspace: Workspace, answerer: Answerer, limit: int = MAX_CASE
             urls = {u.rstrip("/.,;:") for m in team_replies(thread, bots=bots)
                     for u in _URL.findall(m.body)}
             linked = best.thread_id in links or (best.url and best.url.rstrip("/") in urls)
-            case = Case("thread-out", key, best.retrieval_score, bool(linked))
-            cases.append(case)
+            cases.append(_case("thread-out", key, held_out, bool(linked)))
             if not linked:
                 pending.append((best.text, team_replies(thread, bots=bots)[0].body))
         ticket.id = None  # held in: the ticket may find its own thread
         held_in = answerer.evidence(ticket)
         if held_in:
-            cases.append(Case("thread-in", key, held_in[0].retrieval_score,
-                              held_in[0].thread_id == thread.id))
+            cases.append(_case("thread-in", key, held_in, held_in[0].thread_id == thread.id))
+        # Held in, a ticket in its own words finds itself at about 1.0; another customer's
+        # words for the same problem score lower. Which features to weigh is judged on those.
+        words = rephrasing(thread.title or ticket_query(ticket), key)
+        rephrased = answerer.evidence(_ticket(words, ""))
+        if rephrased:
+            cases.append(_case(REPHRASED, key, rephrased, rephrased[0].thread_id == thread.id))
         if progress:
             progress("Asking past threads", done, len(answered))
     return cases, pending
@@ -148,8 +178,7 @@ def passage_cases(workspace: Workspace, answerer: Answerer, limit: int = MAX_CAS
     synthetic questions stored by `jobs synth-qa`."""
     from ..jobs.synth_qa import passage_result
 
-    passages = [p for p in workspace.store.passages() if p.id is not None and p.text.strip()]
-    passages = passages[-limit:]
+    passages = _latest_passages(workspace, limit)
     cases: list[Case] = []
     pending: list[tuple[str, str]] = []
     for done, passage in enumerate(passages, start=1):
@@ -164,16 +193,28 @@ def passage_cases(workspace: Workspace, answerer: Answerer, limit: int = MAX_CAS
     return cases, pending
 
 
+def _latest_passages(workspace: Workspace, limit: int) -> list[Passage]:
+    passages = [p for p in workspace.store.passages() if p.id is not None and p.text.strip()]
+    return passages[-limit:]
+
+
+def _has_synthetic(workspace: Workspace, passages: list[Passage]) -> bool:
+    """True when `jobs synth-qa` stored questions for one of `passages` (of its current text)."""
+    from ..jobs.synth_qa import passage_result
+
+    return any((passage_result(workspace, p) or {}).get("pairs") for p in passages)
+
+
 def _ask_passage(answerer: Answerer, passage: Passage, kind: str, ticket: Thread,
                  cases: list[Case], pending: list[tuple[str, str]]) -> None:
     key = f"passage:{passage.id}"
     held_out = answerer.evidence(ticket, retriever=_Without(answerer, {key}))
     if held_out:
-        cases.append(Case(f"{kind}-out", key, held_out[0].retrieval_score, False))
+        cases.append(_case(f"{kind}-out", key, held_out, False))
         pending.append((held_out[0].text, passage.text))
     held_in: list[Evidence] = answerer.evidence(ticket)
     if held_in:
-        cases.append(Case(f"{kind}-in", key, held_in[0].retrieval_score, held_in[0].key == key))
+        cases.append(_case(f"{kind}-in", key, held_in, held_in[0].key == key))
 
 
 def _near_duplicates(answerer: Answerer, pending: list[tuple[str, str]]) -> list[bool]:
@@ -193,10 +234,12 @@ def _relabel(cases: list[Case], near: list[bool]) -> None:
         case.right = same
 
 
-def choose_threshold(cases: list[Case], target: float) -> tuple[float, bool, dict[str, float]]:
-    """The lowest score whose answered cases are right at least `target` of the time, with
-    right and wrong cases weighted equally (so the workspace's mix does not decide)."""
-    scores = np.asarray([c.score for c in cases])
+def choose_threshold(cases: list[Case], target: float, by: tuple[float, float] = (1.0, 0.0)
+                     ) -> tuple[float, bool, dict[str, float]]:
+    """The lowest value of `by` (weights of score and margin; the score alone unless given)
+    whose answered cases are right at least `target` of the time, with right and wrong cases
+    weighted equally (so the workspace's mix does not decide)."""
+    scores = np.asarray([by[0] * c.score + by[1] * c.margin for c in cases])
     right = np.asarray([c.right for c in cases])
     pos, neg = max(int(right.sum()), 1), max(int((~right).sum()), 1)
     weights = np.where(right, 1.0 / pos, 1.0 / neg)
@@ -219,15 +262,50 @@ def _summary(scores: np.ndarray, right: np.ndarray, threshold: float,
                                      if (~right).any() else 0.0, 4)}
 
 
-def fit_map(cases: list[Case]) -> tuple[float, float]:
-    """The logistic a, b of score to right, with right and wrong cases weighted equally."""
+def fit_map(cases: list[Case], with_margin: bool = True) -> tuple[float, float, float]:
+    """The logistic a, c, b of score and margin to right (a * score + c * margin + b), with
+    right and wrong cases weighted equally; the margin is left out (c = 0) when not wanted or
+    where a wider one was not more often right."""
+    y = np.asarray([int(c.right) for c in cases])
+    if with_margin:
+        (a, c), b = _logistic([[case.score, case.margin] for case in cases], y)
+        if c > 0:
+            return a, c, b
+    (a,), b = _logistic([[case.score] for case in cases], y)
+    return a, 0.0, b
+
+
+def split_quality(cases: list[Case], target: float, columns: int) -> float:
+    """How well the score alone (columns 1) or score and margin (2) judge the workspace's
+    cases: fitted on half of its threads and passages, the balanced accuracy (share of right
+    cases answered and of wrong ones abstained, averaged) on the other half, and back; a
+    thread of the judged half is asked by its rephrased title, not in its own words."""
+    keys = sorted({c.key for c in cases})
+    half = {key: n % 2 for n, key in enumerate(keys)}
+    quality = 0.0
+    for fold in (0, 1):
+        fit = [c for c in cases if half[c.key] != fold and c.kind != REPHRASED]
+        judged = [c for c in cases if half[c.key] == fold and c.kind != "thread-in"]
+        y = np.asarray([int(c.right) for c in fit])
+        if len(set(y.tolist())) < 2 or not judged:
+            return 0.0
+        weights, _ = _logistic([[c.score, c.margin][:columns] for c in fit], y)
+        by = (weights[0], weights[1] if columns == 2 else 0.0)
+        value, _, _ = choose_threshold(fit, target, by)
+        answered = np.asarray([by[0] * c.score + by[1] * c.margin >= value for c in judged])
+        right = np.asarray([c.right for c in judged])
+        quality += (float(answered[right].mean()) if right.any() else 0.0) / 4
+        quality += (float((~answered[~right]).mean()) if (~right).any() else 0.0) / 4
+    return quality
+
+
+def _logistic(rows: list[list[float]], y: np.ndarray) -> tuple[list[float], float]:
     from sklearn.linear_model import LogisticRegression
 
-    x = np.asarray([[c.score] for c in cases], dtype=np.float64)
-    y = np.asarray([int(c.right) for c in cases])
+    x = np.asarray(rows, dtype=np.float64)
     # A moderate C keeps the map smooth when the two kinds barely overlap in score.
     model = LogisticRegression(C=10.0, class_weight="balanced", max_iter=1000).fit(x, y)
-    return float(model.coef_[0][0]), float(model.intercept_[0])
+    return [float(v) for v in model.coef_[0]], float(model.intercept_[0])
 
 
 def fit_workspace(workspace: Workspace, target: float = DEFAULT_PRECISION,
@@ -243,6 +321,9 @@ def fit_workspace(workspace: Workspace, target: float = DEFAULT_PRECISION,
     answerer = Answerer(workspace)
     cases, pending = thread_cases(workspace, answerer, limit, projects, progress)
     threads = len({c.key for c in cases})
+    latest = _latest_passages(workspace, limit)
+    if not threads and latest and not _has_synthetic(workspace, latest):
+        raise UsageError(DOCS_ONLY)  # said before asking hundreds of passages for nothing
     more, more_pending = passage_cases(workspace, answerer, limit, progress)
     cases += more
     _relabel(cases, _near_duplicates(answerer, pending + more_pending))
@@ -252,28 +333,34 @@ def fit_workspace(workspace: Workspace, target: float = DEFAULT_PRECISION,
     if not threads and not any(c.kind.startswith("synthetic") for c in more):
         # A passage asked by its own heading finds itself (or a copy) almost surely: a fit on
         # those cases alone set the bar above every real question (npm's docs: 0% answered).
-        raise UsageError("A docs-only workspace calibrates from the questions of 'understudy "
-                         "jobs synth-qa' (none yet): run it first, or sync answered threads; "
-                         "the SemEval default stays in force")
+        raise UsageError(DOCS_ONLY)
     if len({c.right for c in cases}) < 2:
         raise UsageError("Every calibration case came out alike: add more threads or docs")
-    a, _ = fit_map(cases)
+    # The margin is weighed only where it judges half of the workspace's own cases better
+    # than the score alone, fitted on the other half.
+    quality = {columns: split_quality(cases, target, columns) for columns in (1, 2)}
+    cases = [case for case in cases if case.kind != REPHRASED]
+    a, c, _ = fit_map(cases, with_margin=quality[2] > quality[1])
     if a <= 0:
         raise UsageError("Higher retrieval scores were not more often right in this "
                          "workspace: keep the current calibration")
-    score, reached, report = choose_threshold(cases, target)
-    # The fitted slope says how fast confidence grows with the score; the map is centred on
-    # the chosen threshold, so a draft at the threshold reads 0.50 in every workspace (the
-    # held-in cases are easier than real tickets, so the fitted centre is too high a bar).
-    b = -a * score
+    value, reached, report = choose_threshold(cases, target, by=(a, c))
+    # The fitted weights say how fast confidence grows with score and margin; the map is
+    # centred on the chosen threshold, so a draft at the threshold reads 0.50 in every
+    # workspace (the fitted centre answers at even odds, not at the target precision).
+    b = -value
     passages = len({c.key for c in more})
     name = workspace.index.embedder.name
     calibration = Calibration(
         a, b, 0.5, name="workspace",
         source=f"this workspace: {threads} answered threads and {passages} doc passages "
                f"asked held out and held in ({len(cases)} cases), precision {target}",
-        embedding_model=name, fitted_at=datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"))
-    return WorkspaceFit(calibration, cases, target, reached, score, report)
+        embedding_model=name, fitted_at=datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"), c=c)
+    # The score that answers with no margin, and what a point of margin is worth in score.
+    report["margin_weight"] = round(c / a, 4)
+    report["split_score_only"] = round(quality[1], 4)
+    report["split_with_margin"] = round(quality[2], 4)
+    return WorkspaceFit(calibration, cases, target, reached, value / a, report)
 
 
 def calibrate_workspace(workspace: Workspace, target: float = DEFAULT_PRECISION,
@@ -302,4 +389,4 @@ def needs_first_calibration(workspace: Workspace) -> bool:
 
 __all__ = ["DEFAULT_PRECISION", "MIN_THREADS", "NEAR_DUPLICATE", "Case", "WorkspaceFit",
            "calibrate_workspace", "choose_threshold", "fit_map", "fit_workspace",
-           "needs_first_calibration"]
+           "needs_first_calibration", "rephrasing", "split_quality"]
