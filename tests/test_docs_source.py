@@ -405,3 +405,17 @@ def test_any_page_parses_quickly_into_bounded_passages(text, kind):
     assert time.process_time() - started < 2.0
     assert all(p.text.strip() and p.path == f"page{kind}" for p in passages)
     assert len({p.heading for p in passages}) == len(passages)
+
+
+def test_a_page_titled_only_in_its_front_matter_leads_its_trail_with_that_title():
+    """Command pages often carry their name in front matter alone; without it every page's
+    passages would be called "Synopsis" and "Description" and a search could not tell them
+    apart. A page with a level-1 heading keeps that heading."""
+    page = ("---\ntitle: acme-deploy\nsection: 1\n---\n\n### Synopsis\n\n```\nacme deploy "
+            "[--env NAME]\n```\n\n### Description\n\nDeploys the current build to the named "
+            "environment, waiting for its health check before it returns.\n")
+    headings = [p.heading for p in split_markdown(page, "acme-deploy.md", min_chars=10)]
+    assert headings == ["acme-deploy > Synopsis", "acme-deploy > Description"]
+    titled = "---\ntitle: \"ignored\"\n---\n# Deploying\n\n" + page.split("---\n\n", 1)[1]
+    headings = [p.heading for p in split_markdown(titled, "deploy.md", min_chars=10)]
+    assert headings == ["Deploying > Synopsis", "Deploying > Description"]

@@ -93,6 +93,12 @@ def markdown_sections(text: str, depth: int = 0) -> list[Section]:
     sections: list[Section] = [([], "", [])]
     stack: list[tuple[int, str]] = []
     anchors: dict[str, int] = {}
+    # A page whose title is only in its front matter (no level-1 heading) leads its trail with
+    # it: "npm-install > Description", not a "Description" like every other command's page.
+    title = _front_matter_title(root)
+    if title and not any(n.type == "heading" and n.tag == "h1" for n in root.children):
+        stack.append((0, title))
+        sections[0] = ([title], "", [])
     for node in root.children:
         if node.type == "heading":
             name = _plain(node)
@@ -109,6 +115,19 @@ def markdown_sections(text: str, depth: int = 0) -> list[Section]:
             continue
         sections[-1][2].extend(_blocks(node, depth))
     return [s for s in sections if s[2]]
+
+
+_TITLE = re.compile(r"^title\s*:\s*(.+?)\s*$", re.MULTILINE)
+
+
+def _front_matter_title(root: SyntaxTreeNode) -> str:
+    """The `title:` of the page's YAML front matter, if it has one."""
+    for node in root.children[:1]:
+        if node.type == "front_matter":
+            found = _TITLE.search(node.content or "")
+            if found:
+                return found.group(1).strip().strip("\"'").strip()
+    return ""
 
 
 def markdown_blocks(text: str, depth: int = 0) -> list[str]:
