@@ -127,6 +127,21 @@ def test_an_item_synced_by_another_process_is_found_without_restart(postgres, em
         [top.item.embed_text])[0]), abs=1e-4)
 
 
+def test_a_copied_workspace_searches_its_vectors_without_embedding_again(postgres, tmp_path,
+                                                                       embedder):
+    from understudy.store.copy import copy_store
+
+    threads = _threads(80)
+    sqlite = _index(str(tmp_path / "understudy.db"), embedder, threads)
+    url = postgres.new_database()
+    copy_store(sqlite.store, Store(url))
+    copied = KnowledgeIndex(Store(url), embedder)
+    stats = copied.build()
+    assert (stats.items, stats.embedded) == (len(sqlite.items), 0)
+    for query in QUERIES:
+        assert _hits(copied, query, k=5)[0] == _hits(sqlite, query, k=5)[0]
+
+
 def test_changed_vectors_are_searched_as_changed(postgres):
     """A vector rewritten under the same key is never searched by its old value."""
     store = Store(postgres.new_database())

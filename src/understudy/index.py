@@ -237,13 +237,14 @@ class _Loaded:
     columns for filtering without a Python loop per query, and the BM25 model (made on the
     first search)."""
 
-    def __init__(self, items: list[KnowledgeItem], matrix: np.ndarray | None):
+    def __init__(self, items: list[KnowledgeItem], matrix: np.ndarray | None,
+                 rows: dict[str, int] | None = None):
         self.items, self.matrix = items, matrix
+        self.rows = rows if rows is not None else {item.key: row for row, item in enumerate(items)}
         self.created = np.array([i.created_at for i in items], dtype=str)
         self.thread_ids = np.array([i.thread_id or -1 for i in items], dtype=np.int64)
         self.kinds = np.array([i.kind for i in items], dtype=str)
         self.keys = np.array([i.key for i in items], dtype=str)
-        self.rows = {item.key: row for row, item in enumerate(items)}
         self.bm25: BM25 | None = None
 
 
@@ -403,7 +404,7 @@ class KnowledgeIndex:
                 row = rows.get(key)
                 if row is not None and row not in fresh:
                     matrix[row] = np.frombuffer(blob, dtype=np.float32)
-        state = _Loaded(items, matrix)
+        state = _Loaded(items, matrix, rows)
         if saved:
             state.bm25 = saved[1]
         elif len(items) >= SNAPSHOT_MIN_ITEMS:

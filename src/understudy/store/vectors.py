@@ -59,7 +59,7 @@ class VectorQueries:
         with named_lock(self, name):  # two workers starting at once build it once
             with self.lock, self.db:
                 # A build that fits in memory is many times faster than one that spills.
-                self.db.execute("SET LOCAL maintenance_work_mem = '1GB'")
+                self.db.execute("SET LOCAL maintenance_work_mem = '512MB'")
                 self.db.execute(
                     f"CREATE INDEX IF NOT EXISTS {name} ON embeddings USING hnsw"
                     f" ((embedding::vector({dim})) vector_cosine_ops)"
