@@ -155,3 +155,20 @@ def test_changed_vectors_are_searched_as_changed(postgres):
     assert store.prepare_vector_search("toy", 8) == 1
     assert store.nearest("toy", 8, vectors[3], 50)[-1][0] == "k3"
     assert dict(store.cosines("toy", vectors[3], ["k3"]))["k3"] == pytest.approx(-1.0, abs=1e-5)
+
+
+def test_a_database_that_cannot_have_pgvector_is_one_line(postgres, home, monkeypatch):
+    """A role that owns its database but may not create the extension: what to do, no trace."""
+    import psycopg
+    from factories import run_cli
+
+    role = f"plain_{os.getpid()}"
+    with psycopg.connect(postgres.uri, autocommit=True) as admin:
+        admin.execute(f"CREATE ROLE {role} LOGIN")
+        admin.execute(f"CREATE DATABASE {role} OWNER {role}")
+    url = postgres.uri.replace("postgres:@", f"{role}:@", 1).replace("/postgres?", f"/{role}?", 1)
+    monkeypatch.setenv("UNDERSTUDY_DATABASE_URL", url)
+    code, _, err = run_cli(monkeypatch, "drafts")
+    assert code == 1 and "Traceback" not in err
+    assert 'cannot search vectors (permission denied to create extension "vector")' in err
+    assert "CREATE EXTENSION vector" in err

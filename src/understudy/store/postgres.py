@@ -254,10 +254,11 @@ class PostgresConnection:
                 self.raw.execute("CREATE EXTENSION IF NOT EXISTS vector")
         except psycopg.Error as exc:
             where = redact_url_credentials(self.url)
+            reason = exc.diag.message_primary or _reason(exc)
             raise ConfigError(
-                f"The database {where} cannot search vectors ({_reason(exc)}): install the "
-                f"pgvector extension on the server, or have its owner run 'CREATE EXTENSION "
-                f"vector' in this database"
+                f"The database {where} cannot search vectors ({reason}): "
+                f"install the pgvector extension on the server, and have a superuser run "
+                f"'CREATE EXTENSION vector' in this database"
             ) from None
         _register_vectors(self.raw)
 
