@@ -124,7 +124,9 @@ def _before_after(home: Path, tickets: list, right) -> dict:  # noqa: ANN001
     return {"before": before, "after": after, "fit": fit}
 
 
-def stackfaq(path: Path, home: Path) -> dict:
+def stackfaq_workspace(path: Path, home: Path) -> list[tuple[Thread, bool, int]]:
+    """StackFAQ's threads written into the workspace `home`, every fourth one without its
+    answers; returns the tickets: (rephrasing, answerable or not, the thread that answers it)."""
     pairs = json.loads(path.read_text(encoding="utf-8"))["root"]["qapair"]
     ws = Workspace(home)
     ids = {}
@@ -145,6 +147,11 @@ def stackfaq(path: Path, home: Path) -> dict:
                for n, pair in enumerate(pairs) for text in pair.get("rephr") or []
                if text and text.strip() not in ("", "*")]
     ws.close()
+    return tickets
+
+
+def stackfaq(path: Path, home: Path) -> dict:
+    tickets = stackfaq_workspace(path, home)
     return _before_after(home, tickets, lambda e, want: e.thread_id == want)
 
 

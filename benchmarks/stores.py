@@ -185,12 +185,12 @@ def render(results: dict, copy: dict, sizes: list[int], command: str, when: str)
     return "\n".join(lines)
 
 
-def write_section(path: Path, section: str) -> None:
+def write_section(path: Path, section: str, start: str = START, end: str = END) -> None:
     text = path.read_text() if path.exists() else "# Benchmarks\n"
-    if START not in text:
-        text = text.rstrip("\n") + f"\n\n{START}\n{END}\n"
-    head, rest = text.split(START, 1)
-    path.write_text(f"{head}{START}\n{section}\n{END}{rest.split(END, 1)[1]}")
+    if start not in text:
+        text = text.rstrip("\n") + f"\n\n{start}\n{end}\n"
+    head, rest = text.split(start, 1)
+    path.write_text(f"{head}{start}\n{section}\n{end}{rest.split(end, 1)[1]}")
 
 
 def main() -> None:

@@ -56,6 +56,8 @@ class VectorQueries:
         if copied:  # fresh statistics, or the planner may scan every row instead of the index
             self.db.execute("ANALYZE embeddings")
         name = "embeddings_hnsw_" + hashlib.sha256(model.encode()).hexdigest()[:16]
+        if self.db.execute("SELECT 1 FROM pg_class WHERE relname = ?", (name,)).fetchone():
+            return copied
         with named_lock(self, name):  # two workers starting at once build it once
             with self.lock, self.db:
                 # A build that fits in memory is many times faster than one that spills.
