@@ -156,7 +156,9 @@ def _before_after(home: Path, tickets: list, right, target: float | None) -> dic
     return results
 
 
-def stackfaq(path: Path, home: Path, target: float | None = None) -> dict:
+def stackfaq_workspace(path: Path, home: Path) -> list[tuple[Thread, bool, int]]:
+    """StackFAQ's threads written into the workspace `home`, every fourth one without its
+    answers; returns the tickets: (rephrasing, answerable or not, the thread that answers it)."""
     pairs = json.loads(path.read_text(encoding="utf-8"))["root"]["qapair"]
     ws = Workspace(home)
     ids = {}
@@ -177,6 +179,11 @@ def stackfaq(path: Path, home: Path, target: float | None = None) -> dict:
                for n, pair in enumerate(pairs) for text in pair.get("rephr") or []
                if text and text.strip() not in ("", "*")]
     ws.close()
+    return tickets
+
+
+def stackfaq(path: Path, home: Path, target: float | None = None) -> dict:
+    tickets = stackfaq_workspace(path, home)
     return _before_after(home, tickets, lambda e, want: e.thread_id == want, target)
 
 

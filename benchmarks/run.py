@@ -180,11 +180,12 @@ def phase_serve(home: Path, size: int, tickets: int, rankings: str | None) -> di
     first_s = time.perf_counter() - t0
     for ticket in batch[1:5]:  # warm up
         answerer.draft(ticket, save=False)
-    answer_ms, search_ms, embed_ms, top = [], [], [], []
+    answer_ms, search_ms, embed_ms, top, answers = [], [], [], [], []
+    exact = count_exact_searches(ws)
     load0 = os.getloadavg()[0]
     for ticket in batch:  # interleaved, so that a busy moment of the machine hits all three
         t0 = time.perf_counter()
-        answerer.draft(ticket, save=False)
+        draft = answerer.draft(ticket, save=False)
         answer_ms.append((time.perf_counter() - t0) * 1000)
         query = ticket_query(ticket)
         t0 = time.perf_counter()
@@ -194,9 +195,13 @@ def phase_serve(home: Path, size: int, tickets: int, rankings: str | None) -> di
         embedder.encode([query])
         embed_ms.append((time.perf_counter() - t0) * 1000)
         top.append([[h.item.key, round(h.score, 5)] for h in hits])
+        answers.append([[s.key for s in draft.sources[:5]], draft.confidence, draft.abstained])
+    exact = list(exact)  # before the recall below asks for every cosine itself
     if rankings:
-        Path(rankings).write_text(json.dumps(top))
+        Path(rankings).write_text(json.dumps({"search": top, "answers": answers}))
     return {
+        "exact_searches": exact,
+        "nearest_recall": nearest_recall(ws, [ticket_query(t) for t in batch]),
         "model_load_s": load_s,
         "index_load_s": index_s,
         "first_answer_s": first_s,
@@ -211,6 +216,43 @@ def phase_serve(home: Path, size: int, tickets: int, rankings: str | None) -> di
         "load_avg": [load0, os.getloadavg()[0]],
         "peak_rss_mb": peak_rss_mb(),
     }
+
+
+def count_exact_searches(ws) -> list[int]:
+    """[searches that asked the store for every item's cosine (the widened candidates could not
+    settle the top k), searches], counted where the store searches the vectors."""
+    counter = [0, 0]
+    store, index = ws.store, ws.index
+    if store.searches_vectors:
+        cosines, search = store.cosines, index.search
+
+        def counted_cosines(model, vector, keys=None):
+            counter[0] += keys is None
+            return cosines(model, vector, keys)
+
+        def counted_search(*args, **kwargs):
+            counter[1] += 1
+            return search(*args, **kwargs)
+
+        store.cosines, index.search = counted_cosines, counted_search
+    return counter
+
+
+def nearest_recall(ws, queries: list[str]) -> float | None:
+    """Of the exact 40 nearest items by cosine, the share the store's HNSW index returns (the
+    candidates of a k=5 search); None where the index searches its own matrix exactly."""
+    from understudy.index import CANDIDATES
+
+    store, model, dim = ws.store, ws.index.embedder.name, ws.index.embedder.dim
+    if not store.searches_vectors:
+        return None
+    n, found = CANDIDATES * 5, 0
+    for query in queries:
+        vector = ws.index.query_vector(query)
+        exact = sorted(store.cosines(model, vector), key=lambda kc: -kc[1])[:n]
+        approx = {key for key, _ in store.nearest(model, dim, vector, n)}
+        found += sum(key in approx for key, _ in exact)
+    return found / (n * len(queries))
 
 
 # -- orchestration ---------------------------------------------------------------------------

@@ -263,11 +263,11 @@ def test_the_index_is_built_once_per_process(api):
     client, headers, _ = api
     service = client.app.state.service
     index = service.answerer().index
-    before = (id(index.matrix), id(index.bm25))
+    before = (id(index.items), id(index.bm25))
     for title in ("CSV export fails", "2FA setting"):
         assert client.post("/v1/answers", headers=headers, json={"title": title}).is_success
     assert service.answerer() is service.answerer()
-    assert (id(index.matrix), id(index.bm25)) == before
+    assert (id(index.items), id(index.bm25)) == before
 
 
 def test_token_commands_create_list_and_revoke(home):

@@ -24,6 +24,7 @@ from . import __version__
 from .embeddings import Encoder, get_embedder
 from .records import Message, Snippet, Thread
 from .store import Store
+from .store.vectors import MAX_NEAREST
 from .text import is_procedural
 
 # Share of the BM25 score in the fused score: 0 is embeddings alone, 1 is BM25 alone. Chosen
@@ -33,6 +34,9 @@ BM25_WEIGHT = 0.15
 EMBED_CHARS = 1500  # the model reads at most 256 word pieces; more text only costs time
 ENCODE_CHUNK = 1024  # items embedded and saved at a time: progress and resumable work
 QUERY_VECTORS = 32  # recent query vectors kept, so the answer ranker reuses the ticket's
+# Where the store searches the vectors (PostgreSQL), candidates asked of it per item wanted:
+# the nearest by cosine and the best by BM25 (see KnowledgeIndex._cosines_in_store).
+CANDIDATES = 8
 # A build of at least this many items is saved (items and BM25) so the next process that opens
 # the same knowledge loads it instead of rebuilding; smaller ones rebuild in well under a second.
 SNAPSHOT_MIN_ITEMS = 2000
@@ -229,11 +233,14 @@ class IndexStats:
 
 
 class _Loaded:
-    """One build of the index: the items, their vectors, columns for filtering without a Python
-    loop per query, and the BM25 model (made on the first search)."""
+    """One build of the index: the items, their vectors (None where the store searches them),
+    columns for filtering without a Python loop per query, and the BM25 model (made on the
+    first search)."""
 
-    def __init__(self, items: list[KnowledgeItem], matrix: np.ndarray):
+    def __init__(self, items: list[KnowledgeItem], matrix: np.ndarray | None,
+                 rows: dict[str, int] | None = None):
         self.items, self.matrix = items, matrix
+        self.rows = rows if rows is not None else {item.key: row for row, item in enumerate(items)}
         self.created = np.array([i.created_at for i in items], dtype=str)
         self.thread_ids = np.array([i.thread_id or -1 for i in items], dtype=np.int64)
         self.kinds = np.array([i.kind for i in items], dtype=str)
@@ -242,7 +249,8 @@ class _Loaded:
 
 
 class KnowledgeIndex:
-    """All knowledge items of a store, kept in memory; embeddings cached in the store."""
+    """All knowledge items of a store, kept in memory with their BM25 model; embeddings cached
+    in the store, and searched there too when the store can (PostgreSQL), else in memory."""
 
     def __init__(self, store: Store, embedder: Encoder | None = None, weight: float = BM25_WEIGHT):
         self.store = store
@@ -281,7 +289,8 @@ class KnowledgeIndex:
         return self._state.items
 
     @property
-    def matrix(self) -> np.ndarray:
+    def matrix(self) -> np.ndarray | None:
+        """Every item's vector, one row each; None where the store searches the vectors."""
         return self._state.matrix
 
     @property
@@ -382,24 +391,29 @@ class KnowledgeIndex:
         todo = [row for row, item in enumerate(items) if known.get(item.key) != hashes[row]]
         # Texts of similar length share a batch, so little of each batch is padding.
         todo.sort(key=lambda row: len(items[row].embed_text), reverse=True)
-        matrix = np.zeros((len(items), self.embedder.dim), dtype=np.float32)
+        in_store = self.store.searches_vectors
+        matrix = None if in_store else np.zeros((len(items), self.embedder.dim), np.float32)
         for start in range(0, len(todo), ENCODE_CHUNK):
             chunk = todo[start : start + ENCODE_CHUNK]
             vectors = self.embedder.encode([items[row].embed_text for row in chunk])
-            matrix[chunk] = vectors
+            if matrix is not None:
+                matrix[chunk] = vectors
             self.store.put_embeddings(model, [
                 (items[row].key, hashes[row], vector.tobytes())
                 for row, vector in zip(chunk, vectors, strict=True)
             ])
             if progress:
                 progress(min(start + ENCODE_CHUNK, len(todo)), len(todo))
-        fresh = set(todo)
-        # Stream the stored vectors into the matrix rather than holding every blob at once.
-        for key, blob in self.store.embedding_vectors(model):
-            row = rows.get(key)
-            if row is not None and row not in fresh:
-                matrix[row] = np.frombuffer(blob, dtype=np.float32)
-        state = _Loaded(items, matrix)
+        if matrix is None:
+            self.store.prepare_vector_search(model, self.embedder.dim)
+        else:
+            fresh = set(todo)
+            # Stream the stored vectors into the matrix rather than holding every blob at once.
+            for key, blob in self.store.embedding_vectors(model):
+                row = rows.get(key)
+                if row is not None and row not in fresh:
+                    matrix[row] = np.frombuffer(blob, dtype=np.float32)
+        state = _Loaded(items, matrix, rows)
         if saved:
             state.bm25 = saved[1]
         elif len(items) >= SNAPSHOT_MIN_ITEMS:
@@ -439,8 +453,8 @@ class KnowledgeIndex:
         if not state.items:
             return []
         vector = self.query_vector(query)
-        cosine = state.matrix @ vector
         bm25 = self._bm25_of(state).scores(query)
+        allowed = None
         if before or exclude_threads or kinds or exclude_keys:
             allowed = np.ones(len(state.items), dtype=bool)
             if before:
@@ -451,13 +465,12 @@ class KnowledgeIndex:
                 allowed &= np.isin(state.kinds, list(kinds))
             if exclude_keys:
                 allowed &= ~np.isin(state.keys, list(exclude_keys))
-            # BM25 is scaled by the best score among the items allowed, so a search without
-            # some items scores as if they were not in the index at all.
-            fused = np.where(allowed, fuse(np.where(allowed, bm25, 0.0), cosine, self.weight),
-                             -np.inf)
-        else:
-            fused = fuse(bm25, cosine, self.weight)
         k = min(k, len(state.items))
+        if state.matrix is None:
+            cosine = self._cosines_in_store(state, vector, bm25, allowed, k)
+        else:
+            cosine = state.matrix @ vector
+        fused = self._fused(bm25, cosine, allowed)
         top = np.argpartition(-fused, k - 1)[:k]
         top = top[np.argsort(-fused[top], kind="stable")]
         return [
@@ -465,3 +478,61 @@ class KnowledgeIndex:
             for i in top
             if np.isfinite(fused[i])
         ]
+
+    def _fused(self, bm25: np.ndarray, cosine: np.ndarray,
+               allowed: np.ndarray | None) -> np.ndarray:
+        """Fused scores of every item, -inf for those the search leaves out."""
+        if allowed is None:
+            return fuse(bm25, cosine, self.weight)
+        # BM25 is scaled by the best score among the items allowed, so a search without
+        # some items scores as if they were not in the index at all.
+        return np.where(allowed, fuse(np.where(allowed, bm25, 0.0), cosine, self.weight),
+                        -np.inf)
+
+    def _cosines_in_store(self, state: _Loaded, vector: np.ndarray, bm25: np.ndarray,
+                          allowed: np.ndarray | None, k: int) -> np.ndarray:
+        """Cosines, from the store, of every item that can be among the k best fused; -inf for
+        the others.
+
+        The candidates are the n nearest by cosine (the store's HNSW index) and the n best by
+        BM25, each with its exact cosine. An item in neither list scores at most the fused
+        score of the n-th cosine and the n-th BM25 score; when the k-th best candidate reaches
+        that bound, no other item can enter the top k (the threshold algorithm). Otherwise n
+        grows, up to an exact search of every item.
+        """
+        model, dim, size = self.embedder.name, self.embedder.dim, len(state.items)
+        usable = np.ones(size, dtype=bool) if allowed is None else allowed
+        lexical = np.where(usable, bm25, 0.0)
+        best = float(lexical.max()) if size else 0.0
+        n = CANDIDATES * k
+        while True:
+            cosine = np.full(size, -np.inf, dtype=np.float32)
+            exact = n >= min(size, MAX_NEAREST)
+            found = self.store.cosines(model, vector) if exact else \
+                self.store.nearest(model, dim, vector, n)
+            for key, value in found:
+                row = state.rows.get(key)
+                if row is not None:
+                    cosine[row] = value
+            if exact:
+                return cosine
+            if len(found) < n:  # the graph gave fewer than asked: search every item instead
+                n = size
+                continue
+            ranked = np.flatnonzero(usable)
+            if len(ranked) > n:
+                ranked = ranked[np.argpartition(-lexical[ranked], n - 1)[:n]]
+            missing = [row for row in ranked if cosine[row] == -np.inf]
+            if missing:
+                for key, value in self.store.cosines(model, vector,
+                                                     [state.items[r].key for r in missing]):
+                    cosine[state.rows[key]] = value
+            if len(ranked) == usable.sum():  # every item allowed is a candidate
+                return cosine
+            floor = float(lexical[ranked].min()) / best if best > 0 else 0.0
+            bound = self.weight * floor + (1.0 - self.weight) * found[-1][1]
+            fused = self._fused(bm25, cosine, allowed)
+            kth = np.partition(fused, size - k)[size - k]
+            if kth >= bound:
+                return cosine
+            n *= 4

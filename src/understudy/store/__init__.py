@@ -1,7 +1,8 @@
 """The store: threads, messages, passages, drafts, cursors and review state.
 
 One SQLite file by default; a `postgresql://` URL (UNDERSTUDY_DATABASE_URL or `database_url`)
-puts the same tables, through the same queries and migrations, in PostgreSQL.
+puts the same tables, through the same queries and migrations, in PostgreSQL, where the knowledge
+index's vectors are also searched (store/vectors.py).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from .migrations import migrate, now
 from .postgres import PostgresConnection, is_postgres_url
 from .sending import SendQueries
 from .snippets import SnippetQueries
+from .vectors import VectorQueries
 
 __all__ = ["MAX_ID", "Store", "now"]
 
@@ -29,7 +31,7 @@ class SQLiteConnection(sqlite3.Connection):
     dialect = "sqlite"
 
 
-class Store(SnippetQueries, SendQueries):
+class Store(SnippetQueries, SendQueries, VectorQueries):
     """One workspace's database. Safe to share between threads (one writer at a time).
 
     `target` is a SQLite file (or ":memory:") or a `postgresql://` URL.

@@ -314,6 +314,30 @@ def m013_draft_language(db: sqlite3.Connection) -> None:
     db.executescript("ALTER TABLE drafts ADD COLUMN language TEXT;")
 
 
+@migration
+def m014_vector_search(db: sqlite3.Connection) -> None:
+    # PostgreSQL only: the knowledge index searches its vectors in the database (pgvector). Each
+    # embedding keeps its bytes (what every other reader and `db copy` use) and gains a `vector`
+    # copy that the store fills in before a search (the partial index finds the rows to fill at
+    # once); a change of the bytes empties the copy, so it is never older than them. The HNSW
+    # index is per embedding model (its dimension), made by the store when the model is first
+    # searched.
+    if getattr(db, "dialect", "sqlite") != "postgresql":
+        return
+    db.enable_vectors()
+    db.executescript(
+        """
+        ALTER TABLE embeddings ADD COLUMN embedding vector;
+        CREATE INDEX embeddings_unsearched ON embeddings (model) WHERE embedding IS NULL;
+        CREATE FUNCTION embeddings_bytes_changed() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN NEW.embedding := NULL; RETURN NEW; END $$;
+        CREATE TRIGGER embeddings_bytes_changed BEFORE UPDATE OF vector ON embeddings
+            FOR EACH ROW WHEN (OLD.vector IS DISTINCT FROM NEW.vector)
+            EXECUTE FUNCTION embeddings_bytes_changed();
+        """
+    )
+
+
 def now() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 

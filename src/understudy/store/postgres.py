@@ -169,14 +169,15 @@ class PostgresConnection:
         import psycopg
 
         try:
-            return psycopg.connect(self.url, autocommit=True)
+            raw = psycopg.connect(self.url, autocommit=True)
         except psycopg.OperationalError as exc:
             where = redact_url_credentials(self.url)
-            reason = str(exc).strip().splitlines()[-1] if str(exc).strip() else type(exc).__name__
             raise ConfigError(
-                f"Cannot connect to the database {where} ({reason.strip()}): check that it is "
+                f"Cannot connect to the database {where} ({_reason(exc)}): check that it is "
                 f"running, and UNDERSTUDY_DATABASE_URL or database_url"
             ) from None
+        _register_vectors(raw)
+        return raw
 
     def reopen(self) -> bool:
         """Connect again if the connection is broken and no transaction is open; True if so."""
@@ -244,6 +245,23 @@ class PostgresConnection:
             self._id_tables[table] = row is not None
         return self._id_tables[table]
 
+    def enable_vectors(self) -> None:
+        """Create the pgvector extension (once per database) and pass numpy arrays as vectors."""
+        import psycopg
+
+        try:
+            with self:
+                self.raw.execute("CREATE EXTENSION IF NOT EXISTS vector")
+        except psycopg.Error as exc:
+            where = redact_url_credentials(self.url)
+            reason = exc.diag.message_primary or _reason(exc)
+            raise ConfigError(
+                f"The database {where} cannot search vectors ({reason}): "
+                f"install the pgvector extension on the server, and have a superuser run "
+                f"'CREATE EXTENSION vector' in this database"
+            ) from None
+        _register_vectors(self.raw)
+
     def advisory_lock(self, key: int) -> None:
         """Wait for the session-level lock `key` (held until unlock or disconnect)."""
         self.raw.execute("SELECT pg_advisory_lock(%s)", (key,))
@@ -251,3 +269,18 @@ class PostgresConnection:
     def advisory_unlock(self, key: int) -> None:
         self.raw.execute("SELECT pg_advisory_unlock(%s)", (key,))
 
+
+def _register_vectors(raw: Any) -> None:
+    """numpy arrays go to pgvector's `vector` type on this connection, where the type exists."""
+    from psycopg.types import TypeInfo
+
+    if TypeInfo.fetch(raw, "vector") is not None:
+        from pgvector.psycopg import register_vector
+
+        register_vector(raw)
+
+
+def _reason(exc: Exception) -> str:
+    """The last line of a database error, what says what went wrong."""
+    text = str(exc).strip()
+    return text.splitlines()[-1].strip() if text else type(exc).__name__
