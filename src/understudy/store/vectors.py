@@ -1,8 +1,8 @@
 """Nearest knowledge items by cosine, searched in the database (PostgreSQL with pgvector).
 
 On PostgreSQL every embedding row keeps its bytes and a `vector` copy of them (migration
-m013); each embedding model the index searches gets a partial HNSW index (cosine) over its rows,
-cast to its dimension, so models of different sizes share the table. On SQLite
+m014_vector_search); each embedding model the index searches gets a partial HNSW index
+(cosine) over its rows, cast to its dimension, so models of different sizes share the table. On SQLite
 `searches_vectors` is False and the knowledge index searches a matrix in its own memory.
 """
 
