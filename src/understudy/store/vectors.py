@@ -2,8 +2,9 @@
 
 On PostgreSQL every embedding row keeps its bytes and a `vector` copy of them (migration
 m014_vector_search); each embedding model the index searches gets a partial HNSW index
-(cosine) over its rows, cast to its dimension, so models of different sizes share the table. On SQLite
-`searches_vectors` is False and the knowledge index searches a matrix in its own memory.
+(cosine) over its rows, cast to its dimension, so models of different sizes share the table.
+On SQLite `searches_vectors` is False and the knowledge index searches a matrix in its own
+memory.
 """
 
 from __future__ import annotations
