@@ -247,3 +247,24 @@ def test_the_time_bounded_retriever_hands_the_ranker_only_the_past(workspace):
     # ranker would read the question alone; thread 4 was opened later and is not there.
     assert list(seen) == [early.id]
     assert [m.kind for m in seen[early.id].messages] == ["question"]
+
+
+def test_the_backtest_encodes_tickets_as_queries(workspace, monkeypatch):
+    """Tickets are queries and knowledge items passages, as the index encodes them (e5 puts
+    "query: " before a ticket): a backtest that encoded tickets as passages would measure
+    another search than the one that answers."""
+    _seed(workspace.store)
+    encoder = workspace.index.embedder
+    encode = encoder.encode
+    kinds = []
+
+    def spy(texts, kind="passage", **options):  # noqa: ANN001, ANN003, ANN202
+        kinds.append((kind, len(texts)))
+        return encode(texts, kind=kind, **options)
+
+    monkeypatch.setattr(encoder, "encode", spy)
+    cases = Backtest(workspace).run(Selection(limit=3))
+    assert len(cases) == 3
+    queries = [n for kind, n in kinds if kind == "query"]
+    assert queries and all(n == 1 for n in queries)  # one ticket at a time
+    assert any(kind == "passage" for kind, _ in kinds)  # the items, and draft similarity

@@ -175,7 +175,9 @@ class TimeIndex:
 
     def state(self, items: list[KnowledgeItem]) -> str:
         """A hash of what a search at this moment can see: the items, the model, the weight."""
-        digest = hashlib.sha256(f"{self.embedder.name}|{self.weight}".encode())
+        # "query": tickets are encoded as queries (e5's "query: " prefix), as the index does;
+        # backtests cached before that are not read.
+        digest = hashlib.sha256(f"{self.embedder.name}|{self.weight}|query".encode())
         for item in items:
             digest.update(f"{item.key}|{_digest(item.search_text)}\n".encode())
         return digest.hexdigest()
@@ -185,7 +187,7 @@ class TimeIndex:
         if not items:
             return []
         matrix = np.stack([self._vectors[i.key] for i in items])
-        cosine = matrix @ self.embedder.encode([query])[0]
+        cosine = matrix @ self.embedder.encode([query], kind="query")[0]  # as the index asks
         bm25 = self._bm25(items, query)
         fused = fuse(bm25, cosine, self.weight)
         top = np.argsort(-fused, kind="stable")[:k]
