@@ -1,0 +1,136 @@
+"""Each `embedding_model` in the product's own index: build throughput against raw encoding,
+and the answer latency, on generated threads, in one run.
+
+Usage: python3 benchmarks/encoder_index.py [--threads 1000] [--tickets 40]
+                                          [--output docs/benchmarks.md]
+
+For each installed encoder (minilm, multilingual-e5-small, mpnet): a fresh SQLite workspace gets
+the same generated threads (benchmarks/synthetic.py); `index.build()` embeds every item (timed);
+then the same item texts are encoded raw, in the batches the index uses (timed, in the same
+process, model already loaded), so "build / raw" is the share of encoding throughput the index
+keeps (the rest is reading threads, making items, BM25 and storing vectors). Then `--tickets`
+generated tickets are drafted by the retrieval backend: answer latency p50 / p99 (the ticket's
+encoding included). The machine is shared and noisy: compare the ratios of one run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import statistics
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+sys.path.insert(0, str(HERE))
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+START, END = "<!-- encoder-index:start -->", "<!-- encoder-index:end -->"
+
+
+def measure(name: str, count: int, tickets: int) -> dict[str, float]:
+    import synthetic
+
+    from understudy.embeddings import encoder_for
+    from understudy.index import ENCODE_CHUNK as BATCH
+    from understudy.workspace import Workspace
+
+    encoder = encoder_for(name)
+    encoder.encode(["warm up the model"])  # the load is not the build
+    home = Path(tempfile.mkdtemp(prefix=f"encidx-{name}-"))
+    workspace = Workspace(home)
+    workspace.settings.set("embedding_model", name)
+    for thread in synthetic.threads(count):
+        workspace.store.upsert_thread(thread)
+    index = workspace.index
+    index.use_encoder(encoder)
+    started = time.perf_counter()
+    index.build()
+    build = time.perf_counter() - started
+    # The index's own order and batches: longest first, so padding costs as little.
+    texts = sorted((item.embed_text for item in index.items), key=len, reverse=True)
+    started = time.perf_counter()
+    for first in range(0, len(texts), BATCH):
+        encoder.encode(texts[first:first + BATCH])
+    raw = time.perf_counter() - started
+    answerer = workspace.answerer("retrieval")
+    latencies = []
+    for ticket in synthetic.tickets(tickets):
+        workspace.store.upsert_thread(ticket)
+        started = time.perf_counter()
+        answerer.draft(ticket)
+        latencies.append(1000 * (time.perf_counter() - started))
+    workspace.close()
+    latencies.sort()
+    return {"items": len(texts), "build_s": build, "raw_s": raw,
+            "items_per_s_build": len(texts) / build, "items_per_s_raw": len(texts) / raw,
+            "p50": statistics.median(latencies),
+            "p99": latencies[min(len(latencies) - 1, int(0.99 * len(latencies)))]}
+
+
+def section(found: dict[str, dict[str, float]], count: int, tickets: int,
+            skipped: dict[str, str]) -> str:
+    lines = [
+        START,
+        "## Each encoder in the index: build throughput and answer latency "
+        "(`benchmarks/encoder_index.py`)",
+        "",
+        f"Measured {datetime.now(UTC):%Y-%m-%d} on {platform.machine()} with {os.cpu_count()} "
+        f"CPU cores (shared; 1-minute load average {os.getloadavg()[0]:.1f} at the end), Python "
+        f"{platform.python_version()}: {count:,} generated threads, SQLite, one run. \"Build / "
+        "raw\" is the index build's items per second over the same texts encoded raw, in the same "
+        f"process (target >= 90%); the latency is the retrieval backend drafting {tickets} "
+        "generated tickets (the ticket's encoding included).",
+        "",
+        "| `embedding_model` | items | build (items/s) | raw encode (items/s) | build / raw | "
+        "answer p50 / p99 (ms) |",
+        "| --- | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    for name, row in found.items():
+        lines.append(f"| `{name}` | {row['items']:,} | {row['items_per_s_build']:.1f} | "
+                     f"{row['items_per_s_raw']:.1f} | "
+                     f"{100 * row['items_per_s_build'] / row['items_per_s_raw']:.0f}% | "
+                     f"{row['p50']:.0f} / {row['p99']:.0f} |")
+    for name, why in skipped.items():
+        lines.append(f"| `{name}` | not installed: {why} | | | | |")
+    lines += ["", f"Command: `PYTHONPATH=src python3 benchmarks/encoder_index.py --threads {count} "
+              f"--tickets {tickets} --output docs/benchmarks.md`", END]
+    return "\n".join(lines)
+
+
+def main() -> None:
+    from understudy.embeddings import EMBEDDING_MODELS
+    from understudy.errors import ConfigError
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--threads", type=int, default=1000)
+    parser.add_argument("--tickets", type=int, default=40)
+    parser.add_argument("--models", default=",".join(EMBEDDING_MODELS))
+    parser.add_argument("--output", help="markdown file to write the results section into")
+    args = parser.parse_args()
+    from serve_load import write_section
+
+    found, skipped = {}, {}
+    for name in args.models.split(","):
+        try:
+            found[name] = measure(name, args.threads, args.tickets)
+        except (ConfigError, ImportError) as exc:
+            skipped[name] = str(exc).splitlines()[0]
+            continue
+        print(name, {k: round(v, 2) for k, v in found[name].items()}, flush=True)
+    text = section(found, args.threads, args.tickets, skipped)
+    print(text)
+    if args.output:
+        output = Path(args.output)
+        write_section(output if output.is_absolute() else ROOT / output, text, START, END)
+
+
+if __name__ == "__main__":
+    main()
