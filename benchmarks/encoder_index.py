@@ -26,7 +26,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-ROOT = HERE.parent
 sys.path.insert(0, str(HERE))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
@@ -138,8 +137,7 @@ def main() -> None:
     text = section(found, args.threads, args.tickets, skipped)
     print(text)
     if args.output:
-        output = Path(args.output)
-        write_section(output if output.is_absolute() else ROOT / output, text, START, END)
+        write_section(args.output, text, START, END)
 
 
 if __name__ == "__main__":

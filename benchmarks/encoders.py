@@ -19,7 +19,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-ROOT = HERE.parent
 sys.path.insert(0, str(HERE))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
@@ -84,8 +83,7 @@ def main() -> None:
     text = section(measure(args.benchmarks))
     print(text)
     if args.output:
-        output = Path(args.output)
-        write_section(output if output.is_absolute() else ROOT / output, text, START, END)
+        write_section(args.output, text, START, END)
 
 
 if __name__ == "__main__":

@@ -23,7 +23,6 @@ from pathlib import Path
 import numpy as np
 
 HERE = Path(__file__).resolve().parent
-ROOT = HERE.parent
 sys.path.insert(0, str(HERE))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
@@ -166,8 +165,7 @@ def main() -> None:
     text = section(ms, maps, cos)
     print(text)
     if args.output:
-        output = Path(args.output)
-        write_section(output if output.is_absolute() else ROOT / output, text, START, END)
+        write_section(args.output, text, START, END)
 
 
 if __name__ == "__main__":

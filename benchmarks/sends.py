@@ -565,9 +565,8 @@ def main() -> None:
         """Print a part's result and write what is done so far (a long run can be stopped)."""
         print(found, flush=True)
         if args.output:
-            path = Path(args.output)
-            write_section(path if path.is_absolute() else ROOT / path,
-                          table(results, args, time.perf_counter() - t0), START, END)
+            write_section(args.output, table(results, args, time.perf_counter() - t0),
+                          START, END)
 
     with tempfile.TemporaryDirectory() as tmp:
         if {"cli", "api", "kill"} & set(args.parts):

@@ -205,8 +205,11 @@ def table(results: list[dict], args: argparse.Namespace, load_before: float) -> 
     return "\n".join(lines)
 
 
-def write_section(path: Path, section: str, start: str = START, end: str = END) -> None:
-    """Replace only this benchmark's section of the file (re-read right before writing)."""
+def write_section(path: Path | str, section: str, start: str = START, end: str = END) -> None:
+    """Replace only this benchmark's section of the file (re-read right before writing); a
+    relative path is taken from the repository's root, as the documented commands name it."""
+    path = Path(path)
+    path = path if path.is_absolute() else ROOT / path
     text = path.read_text() if path.exists() else "# Benchmarks\n"
     if start in text and end in text:
         before, rest = text.split(start, 1)
@@ -237,8 +240,7 @@ def main() -> None:
     load_before = os.getloadavg()[0]
     results = run(args)
     if args.output:
-        write_section(ROOT / args.output if not Path(args.output).is_absolute()
-                      else Path(args.output), table(results, args, load_before))
+        write_section(args.output, table(results, args, load_before))
 
 
 if __name__ == "__main__":

@@ -268,8 +268,7 @@ def main() -> None:
             server.cleanup()
     section = table(results, args, load_before)
     if args.output:
-        write_section(ROOT / args.output if not Path(args.output).is_absolute()
-                      else Path(args.output), section, START, END)
+        write_section(args.output, section, START, END)
     print(section)
 
 
