@@ -187,10 +187,36 @@ def stackfaq(path: Path, home: Path, target: float | None = None) -> dict:
     return _before_after(home, tickets, lambda e, want: e.thread_id == want, target)
 
 
-def docs(folder: Path, home: Path, target: float | None = None) -> dict:
+def store_standins(home: Path, path: Path) -> int:
+    """The hand-written questions of `path` stored as `jobs synth-qa` would store them, each on
+    the first passage of the page that answers it; returns how many passages got questions."""
+    from understudy.jobs.synth_qa import state_key
+
+    ws = Workspace(home)
+    firsts: dict[str, object] = {}
+    for passage in ws.store.passages():
+        page = Path(passage.path).stem
+        firsts.setdefault(page, passage)
+    by_page: dict[str, list[str]] = {}
+    for question, page in json.loads(path.read_text(encoding="utf-8"))["questions"]:
+        by_page.setdefault(page, []).append(question)
+    for page, questions in by_page.items():
+        passage = firsts[page]
+        ws.store.set_state(state_key(passage), {
+            "hash": passage.content_hash(), "model": "hand-written stand-ins",
+            "questions": len(questions), "dropped": {}, "usage": {},
+            "pairs": [{"question": q, "answer": passage.text[:200]} for q in questions]})
+    ws.close()
+    return len(by_page)
+
+
+def docs(folder: Path, home: Path, target: float | None = None,
+         standins: Path | None = None) -> dict:
     env = {**os.environ, "TOKENIZERS_PARALLELISM": "false"}
     subprocess.run([sys.executable, "-m", "understudy", "--home", str(home), "sync", "docs",
                     str(folder)], check=True, capture_output=True, env=env)
+    if standins is not None:
+        store_standins(home, standins)
     tickets = [(_ticket(q), True, page) for q, page in NPM_QUESTIONS]
     tickets += [(_ticket(q), False, None) for q in NEIGHBOUR_QUESTIONS]
     return _before_after(home, tickets, lambda e, page: f"{page}." in (e.url or e.title)
@@ -201,6 +227,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--stackfaq", type=Path)
     parser.add_argument("--docs", type=Path)
+    parser.add_argument("--standins", type=Path, help="docs: hand-written questions stored as "
+                        "`jobs synth-qa` results before calibrating (benchmarks/data/"
+                        "npm_standin_questions.json)")
     parser.add_argument("--target", type=float, help="eval calibrate --target (its default "
                         "when left out)")
     args = parser.parse_args()
@@ -209,7 +238,7 @@ def main() -> None:
         if args.stackfaq:
             results["stackfaq"] = stackfaq(args.stackfaq, Path(tmp) / "threads", args.target)
         if args.docs:
-            results["docs"] = docs(args.docs, Path(tmp) / "docs", args.target)
+            results["docs"] = docs(args.docs, Path(tmp) / "docs", args.target, args.standins)
     print(json.dumps(results, indent=2))
 
 

@@ -83,6 +83,8 @@ def main() -> None:
             "same, 30% of words dropped": lambda p, s: _dropped(
                 (p.heading or p.path) + "\n" + s[0], f"passage:{p.id}"),
             "a middle sentence": lambda p, s: s[len(s) // 2],
+            "heading trail alone": lambda p, s: p.heading or p.path,
+            "page title alone": lambda p, s: (p.heading or p.path).split(" > ")[0],
         }
         embedder = answerer.index.embedder
         results: dict[str, object] = {"passages": len(asked),

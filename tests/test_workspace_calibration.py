@@ -196,3 +196,37 @@ def test_a_rephrasing_keeps_some_of_the_words_the_same_way_every_time():
     assert words == rephrasing(title, "thread:7").split()
     assert 0 < len(words) < len(title.split()) and set(words) <= set(title.split())
     assert rephrasing("invoices", "thread:8") == "invoices"  # never empty
+
+
+def test_synthetic_questions_replace_the_passage_probes_and_count_their_page(workspace, home):
+    """With `jobs synth-qa` questions stored, a docs workspace is asked those questions only
+    (a passage's own first sentence finds it at a score no user's question reaches); held in,
+    evidence from the question's page is right; held out, the whole page is left out."""
+    from understudy.answer import Answerer
+    from understudy.demo import SAMPLE_DIR
+    from understudy.evaluate.workspace_calibration import passage_cases
+    from understudy.jobs.synth_qa import state_key
+
+    workspace.close()
+    runner.invoke(app, ["--home", str(home), "sync", "docs", str(SAMPLE_DIR / "docs")],
+                  catch_exceptions=False)
+    ws = Workspace(home)
+    passages = [p for p in ws.store.passages() if p.text.strip()]
+    target = passages[0]
+    page = [p for p in passages if p.url.split("#")[0] == target.url.split("#")[0]]
+    ws.store.set_state(state_key(target), {"hash": target.content_hash(), "pairs": [
+        {"question": target.heading or target.path, "answer": "x"}]})
+    ws.index.build()
+    cases, _ = passage_cases(ws, Answerer(ws))
+    assert sorted(c.kind for c in cases) == ["synthetic-in", "synthetic-out"]
+    held_in = next(c for c in cases if c.kind == "synthetic-in")
+    assert held_in.right and held_in.key == f"passage:{target.id}"
+    # Held out, nothing of its page may be found: the evidence would count as right otherwise.
+    answerer = Answerer(ws)
+    from understudy.evaluate.workspace_calibration import _ticket, _Without
+
+    keys = {f"passage:{p.id}" for p in page}
+    out = answerer.evidence(_ticket(target.heading or target.path, ""),
+                            retriever=_Without(answerer, keys))
+    assert all(e.key not in keys for e in out)
+    ws.close()
