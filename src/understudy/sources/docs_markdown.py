@@ -95,10 +95,15 @@ def markdown_sections(text: str, depth: int = 0) -> list[Section]:
     anchors: dict[str, int] = {}
     # A page whose title is only in its front matter (no level-1 heading) leads its trail with
     # it: "npm-install > Description", not a "Description" like every other command's page.
-    title = _front_matter_title(root)
+    title = _front_matter(root, _TITLE)
     if title and not any(n.type == "heading" and n.tag == "h1" for n in root.children):
         stack.append((0, title))
         sections[0] = ([title], "", [])
+    # Its `description:` is the page's summary in its authors' words, often the words a user's
+    # question uses ("Check for outdated packages"): it opens the page's first passage.
+    description = _front_matter(root, _DESCRIPTION)
+    if description:
+        sections[0][2].append(description)
     for node in root.children:
         if node.type == "heading":
             name = _plain(node)
@@ -118,13 +123,14 @@ def markdown_sections(text: str, depth: int = 0) -> list[Section]:
 
 
 _TITLE = re.compile(r"^title\s*:\s*(.+?)\s*$", re.MULTILINE)
+_DESCRIPTION = re.compile(r"^description\s*:\s*(.+?)\s*$", re.MULTILINE)
 
 
-def _front_matter_title(root: SyntaxTreeNode) -> str:
-    """The `title:` of the page's YAML front matter, if it has one."""
+def _front_matter(root: SyntaxTreeNode, field: re.Pattern[str]) -> str:
+    """A one-line field (`title:`, `description:`) of the page's YAML front matter, or ""."""
     for node in root.children[:1]:
         if node.type == "front_matter":
-            found = _TITLE.search(node.content or "")
+            found = field.search(node.content or "")
             if found:
                 return found.group(1).strip().strip("\"'").strip()
     return ""
