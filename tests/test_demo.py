@@ -187,9 +187,14 @@ FRENCH = {"tallybook/server#89": "tallybook/server#38",
 
 
 @pytest.mark.slow
-def test_with_e5_the_demo_answers_two_french_tickets_from_english_replies(tmp_path,
-                                                                         monkeypatch):
+def test_with_e5_the_demo_finds_english_answers_for_french_tickets_and_still_abstains(
+        tmp_path, monkeypatch):
+    """e5's scores sit between about 0.7 and 1.0: under the SemEval default (fitted on MiniLM's)
+    every draft read 0.96 or more, the unanswerable tickets included. The demo fits the
+    sample's own calibration for it, so those abstain; each French ticket's nearest past answer
+    is its English twin, whether or not the fit is sure enough to answer with it."""
     from understudy.demo import FRENCH_TICKETS
+    from understudy.judge import load_calibration
 
     monkeypatch.setenv("COLUMNS", "120")
     assert {t.external_id for t in load_threads(FRENCH_TICKETS)} == set(FRENCH)
@@ -197,20 +202,24 @@ def test_with_e5_the_demo_answers_two_french_tickets_from_english_replies(tmp_pa
     result = run("--home", str(home), "demo", "--embedding-model", "multilingual-e5-small",
                  "--json")
     assert result.exit_code == 0, result.output
+    assert load_calibration(home, "multilingual-e5-small").name == "workspace"
     by_url = {**BY_URL, **{t.url: t for t in load_threads(FRENCH_TICKETS)}}
     drafts = {by_url[d["thread_url"]].external_id: d for d in json.loads(result.stdout)}
     assert set(drafts) == set(ANSWERED_BY) | UNANSWERABLE | set(FRENCH)
+    assert all(drafts[t]["abstained"] for t in UNANSWERABLE)
     for ticket, twin in FRENCH.items():
         draft = drafts[ticket]
-        assert draft["language"] == "fr" and not draft["abstained"]
+        assert draft["language"] == "fr"
         top = draft["sources"][0]
         assert top["kind"] == "reply" and BY_URL[top["url"]].external_id == twin
-        reply = next(m.body for m in BY_ID[twin].messages[1:] if m.is_team)
-        assert reply.splitlines()[0] in draft["text"]  # the team's English reply
+        if not draft["abstained"]:
+            reply = next(m.body for m in BY_ID[twin].messages[1:] if m.is_team)
+            assert reply.splitlines()[0] in draft["text"]  # the team's English reply
     assert {d["language"] for t, d in drafts.items() if t not in FRENCH} == {"en"}
     shown = run("--home", str(home), "demo")  # the setting stays: shown again, not redrafted
     assert "tallybook/server#89  (in French)" in shown.output
     assert "two of the open tickets are written in French" in shown.output.replace("\n", " ")
+    assert "Calibration:" not in shown.output  # fitted once, kept
 
 
 def test_an_unknown_demo_encoder_is_one_line(tmp_path):

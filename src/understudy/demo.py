@@ -80,6 +80,28 @@ def load_sample(workspace: Workspace) -> SampleLoad:
     return SampleLoad(threads, outcomes.count("new") + outcomes.count("updated"), docs)
 
 
+def calibrate_for_scale(workspace: Workspace) -> str:
+    """Fit the sample's own calibration when the encoder's scores sit on a scale of their own
+    (multilingual-e5-small: about 0.7 to 1.0), where the SemEval default, fitted on MiniLM's,
+    is sure of every draft and no ticket abstains; returns what to tell the user ("" when the
+    default stands or a fit for this model is stored already)."""
+    from .embeddings import OWN_SCORE_SCALE
+    from .evaluate.workspace_calibration import calibrate_workspace
+    from .judge import calibration_path, load_calibration
+
+    model = workspace.index.embedder.name
+    if model not in OWN_SCORE_SCALE:
+        return ""
+    if calibration_path(workspace.home).is_file() and \
+            load_calibration(workspace.home, model).embedding_model == model:
+        return ""
+    fit = calibrate_workspace(workspace)
+    if not fit.reached:
+        return ""
+    return (f"Calibration: the default one maps MiniLM's scores, so the sample's own was fitted "
+            f"for {model} ({fit.calibration.source}).")
+
+
 def open_tickets(threads: list[Thread]) -> list[Thread]:
     """The open sample tickets: state opened and no team reply (bots and system notes aside)."""
     return [
@@ -119,9 +141,9 @@ def run_demo(workspace: Workspace, console: Console,
         "for the tickets still waiting for a reply.\n\nBelow, each open ticket is followed by "
         "its draft, a confidence, and the past answers and doc sections the draft drew on. "
         "Where nothing it knows fits, understudy abstains instead of guessing.\n"
-        + ("Its embedding model is multilingual: two of the open tickets are written in French "
-           "and are answered from the team's English replies.\n" if multilingual(workspace)
-           else "")
+        + ("Its embedding model is multilingual: two of the open tickets are written in French, "
+           "and their nearest past answers are the team's English replies.\n"
+           if multilingual(workspace) else "")
         + "Everything runs on this machine: no network, no API key.",
         title="understudy demo", title_align="left", border_style="cyan",
     ))
@@ -141,6 +163,9 @@ def run_demo(workspace: Workspace, console: Console,
         f"Knowledge index: {stats.items} items (answered threads and doc passages); "
         f"{stats.embedded} embedded now, {stats.reused} reused from earlier runs."
     )
+    calibrated = calibrate_for_scale(workspace)
+    if calibrated:
+        console.print(calibrated)
     drafts, created = draft_open_tickets(workspace, sample.threads, progress)
     shown = "drafted now" if created else "drafted on an earlier run"
     if created and created < len(drafts):
