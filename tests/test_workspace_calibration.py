@@ -230,3 +230,47 @@ def test_synthetic_questions_replace_the_passage_probes_and_count_their_page(wor
                             retriever=_Without(answerer, keys))
     assert all(e.key not in keys for e in out)
     ws.close()
+
+
+def test_a_docs_only_workspace_calibrates_after_synth_qa_and_abstains_off_topic(home,
+                                                                               openai_server):
+    """The docs-only path end to end: `jobs synth-qa` (against the local OpenAI-compatible
+    server) stores a question per passage, `eval calibrate` then fits the workspace's own map
+    from them, and a ticket about something the docs never cover abstains under it."""
+    from understudy.demo import SAMPLE_DIR
+
+    result = runner.invoke(app, ["--home", str(home), "sync", "docs", str(SAMPLE_DIR / "docs")],
+                           catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    ws = Workspace(home)
+    passages = ws.store.passages()
+    ws.close()
+    for passage in passages:  # the job asks for questions, then for each one's answer
+        topic = (passage.heading or passage.path).replace(" > ", ", ")
+        openai_server.enqueue(json.dumps({"questions": [f"How do I handle {topic}?"]}),
+                              json.dumps({"answer": "As the passage says [1]."}))
+    result = runner.invoke(app, ["--home", str(home), "jobs", "synth-qa", "--model",
+                                 "gpt-4o-mini", "--questions", "1", "--yes"],
+                           catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    result = runner.invoke(app, ["--home", str(home), "eval", "calibrate", "--json"],
+                           catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    fit = json.loads(result.stdout)
+    assert fit["reached"] and fit["cases"] == 2 * len(passages)
+    stored = load_calibration(home, "")
+    assert stored.name == "workspace" and "0 answered threads" in stored.source
+    # About a neighbouring product: the SemEval default answers it, the docs' own fit does not.
+    question = "Grafana dashboard shows no data after upgrading Prometheus"
+    ws = Workspace(home)
+    ranked = ws.answerer().evidence(Thread("t", question, "", question, messages=[
+        Message("q", "customer", question, "", kind="question", text=question)]))
+    assert not Judge(SEMEVAL_DEFAULT).before_compose(ranked, generates=False).abstained
+    ws.close()
+    ticket = home / "ticket.md"
+    ticket.write_text(f"# {question}\n\n{question}.\n")
+    result = runner.invoke(app, ["--home", str(home), "answer", "--json", str(ticket)],
+                           catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    [draft] = json.loads(result.stdout)
+    assert draft["abstained"], draft
