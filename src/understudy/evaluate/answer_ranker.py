@@ -116,13 +116,15 @@ def fit_ranker(queries: list[RankerQuery], encode: Encode,
     return ranker
 
 
-def benchmark_scores(benchmark: Benchmark, ranker: AnswerRanker, encode: Encode
+def benchmark_scores(benchmark: Benchmark, ranker: AnswerRanker, encode: Encode,
+                     rows_of: Callable[[list[RankerQuery]], list[Features]] | None = None
                      ) -> dict[str, np.ndarray]:
-    """One score per candidate of each benchmark query, in the benchmark's candidate order."""
+    """One score per candidate of each benchmark query, in the benchmark's candidate order;
+    `rows_of` makes the queries' feature rows (featurize() with `encode` when not given)."""
     queries = {q.id: q for q in read_queries(benchmark.path)}
     found: dict[str, dict[str, float]] = {}
-    for (qid, q), rows in zip(queries.items(), featurize(list(queries.values()), encode),
-                              strict=True):
+    made = (rows_of or (lambda qs: featurize(qs, encode)))(list(queries.values()))
+    for (qid, q), rows in zip(queries.items(), made, strict=True):
         if benchmark.subtask == "B":
             found[qid] = dict(zip([c.key for c in q.threads],
                                   ranker.thread_probabilities(rows), strict=True))
