@@ -21,7 +21,6 @@ import itertools
 import os
 import tempfile
 import time
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -34,8 +33,8 @@ from understudy.evaluate.answer_ranker import RankerQuery, featurize, read_queri
 from understudy.evaluate.metrics import official_average_precision
 from understudy.evaluate.semeval import load_semeval
 from understudy.index import EMBED_CHARS
-from understudy.ranker.features import NAMES, Features, Ticket, columns, similarities
-from understudy.ranker.model import ANSWER_COLUMNS, AnswerRanker
+from understudy.ranker.features import Features, Ticket, similarities
+from understudy.ranker.model import AnswerRanker
 from understudy.workspace import Workspace
 
 TUNED = "minilm-tuned"
@@ -43,30 +42,6 @@ TUNED = "minilm-tuned"
 TUNED_FOLDER = default_cache() / "tuned" / "all-MiniLM-L6-v2-b3b82f7201343270"
 FOLDS = 5
 SPEED_TEXTS = 256
-
-
-@dataclass
-class HybridRanker(AnswerRanker):
-    """The answer ranker reading `extra` encoders' similarity columns after its own."""
-
-    extra: int = 0
-
-    @property
-    def _extra_columns(self) -> list[int]:
-        return list(range(len(NAMES), len(NAMES) + 3 * self.extra))
-
-    @property
-    def _answer_columns(self) -> list[int]:
-        kept = set(columns(self.groups))
-        # Each encoder's cosine of the reply to its own question is the third of its columns.
-        return [n for n in ANSWER_COLUMNS if n in kept] + self._extra_columns[2::3]
-
-    def _inputs(self, features: Features, answers: np.ndarray | None = None) -> np.ndarray:
-        plain = Features(features.replies[:, : len(NAMES)], features.threads,
-                         features.thread_of)
-        base = super()._inputs(plain, answers if answers is not None
-                               else self.answer_probabilities(features))
-        return np.hstack([base, features.replies[:, self._extra_columns]])
 
 
 def make_encoder(name: str) -> object:
@@ -79,7 +54,8 @@ def make_encoder(name: str) -> object:
 
 
 def extra_rows(queries: list[RankerQuery], encode: CachedEncoder) -> list[Features]:
-    """similarities() of every query with one extra encoder, the tickets read as queries."""
+    """similarities() of every query with one extra encoder, the tickets read as queries:
+    what ranker.features.with_extras() appends, with the tickets encoded in one batch."""
     encode([t[:EMBED_CHARS] for q in queries for c in q.threads
             for t in (c.question, c.thread.title, *(m.text for m in c.thread.messages))])
     tickets = encode.encode([q.ticket.text[:EMBED_CHARS] for q in queries], kind="query")
@@ -93,8 +69,9 @@ def stacked(base: list[Features], extras: list[list[Features]]) -> list[Features
             for n, b in enumerate(base)]
 
 
-def fit(queries: list[RankerQuery], rows: list[Features], extra: int) -> HybridRanker:
-    return HybridRanker(extra=extra).fit(
+def fit(queries: list[RankerQuery], rows: list[Features], extras: tuple[str, ...]
+        ) -> AnswerRanker:
+    return AnswerRanker(extras=extras).fit(
         rows, [np.asarray(q.reply_labels) for q in queries],
         [np.asarray(q.answer_labels) for q in queries],
         [np.asarray(q.thread_labels) for q in queries])
@@ -105,12 +82,13 @@ def _ap(scores: np.ndarray, labels: list[bool]) -> float:
     return official_average_precision([bool(labels[i]) for i in order])
 
 
-def folds(queries: list[RankerQuery], rows: list[Features], extra: int) -> dict[str, float]:
+def folds(queries: list[RankerQuery], rows: list[Features], extras: tuple[str, ...]
+          ) -> dict[str, float]:
     """MAP (percent) of C, B and A on held-out train-part2 questions, five folds by question."""
     found: dict[str, list[float]] = {"C": [], "B": [], "A": []}
     for k in range(FOLDS):
         rest = [n for n in range(len(queries)) if n % FOLDS != k]
-        ranker = fit([queries[n] for n in rest], [rows[n] for n in rest], extra)
+        ranker = fit([queries[n] for n in rest], [rows[n] for n in rest], extras)
         for n in range(k, len(queries), FOLDS):
             q, r = queries[n], rows[n]
             found["C"].append(_ap(ranker.probabilities(r), q.reply_labels))
@@ -133,6 +111,21 @@ def speeds(encoders: dict[str, object], texts: list[str]) -> dict[str, float]:
         encoders[name].encode(texts)
         runs.setdefault(name, []).append(len(texts) / (time.perf_counter() - started))
     return {name: float(np.mean(r)) for name, r in runs.items()}
+
+
+def ticket_ms(encoders: dict[str, object], tickets: list[str]) -> dict[str, float]:
+    """Median ms to encode one ticket as a query: what each extra encoder adds to an answer
+    (the candidates' vectors come from the store)."""
+    found = {}
+    for name, enc in encoders.items():
+        enc.encode(tickets[:1], kind="query")
+        runs = []
+        for ticket in tickets:
+            started = time.perf_counter()
+            enc.encode([ticket], kind="query")
+            runs.append(time.perf_counter() - started)
+        found[name] = 1000 * float(np.median(runs))
+    return found
 
 
 def main() -> None:
@@ -167,8 +160,8 @@ def main() -> None:
             for chosen in itertools.combinations(pool, size):
                 train = stacked(base_rows[base, "train"], [more[e, "train"] for e in chosen])
                 dev = stacked(base_rows[base, "dev"], [more[e, "dev"] for e in chosen])
-                cv = folds(split["train"], train, len(chosen))
-                ranker = fit(split["train"], train, len(chosen))
+                cv = folds(split["train"], train, chosen)
+                ranker = fit(split["train"], train, chosen)
                 by_id = {q.id: rows for q, rows in zip(split["dev"], dev, strict=True)}
 
                 def rows_of(qs: list[RankerQuery], by_id: dict = by_id) -> list[Features]:
@@ -188,6 +181,9 @@ def main() -> None:
               f"{os.getloadavg()[0]:.1f}): " + ", ".join(
                   f"{n} {v:.1f}/s ({100 * v / found[MINILM]:.0f}% of MiniLM)"
                   for n, v in found.items()))
+        tickets = [q.ticket.text[:EMBED_CHARS] for q in split["dev"]]
+        print("one ticket as a query, median of the 50 dev tickets: " + ", ".join(
+            f"{n} {v:.1f} ms" for n, v in ticket_ms(raw, tickets).items()))
 
 
 if __name__ == "__main__":

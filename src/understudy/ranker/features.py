@@ -5,12 +5,12 @@ from __future__ import annotations
 import math
 import re
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from functools import lru_cache
 from itertools import chain
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -405,6 +405,21 @@ def similarities(ticket: Ticket, candidates: list[ReplyCandidate], encode: Encod
     reply_rows = np.column_stack([cos_tr, cos_tq[thread_of], cos_rq]) if n else \
         np.zeros((0, len(EXTRA_REPLY_NAMES)))
     return Features(reply_rows, thread_rows, thread_of)
+
+
+def with_extras(rows: Features, ticket: Ticket, candidates: list[ReplyCandidate],
+                extras: Sequence[Any], threads: list[ReplyCandidate] | None = None) -> Features:
+    """`rows` (features() of the same arguments) with each extra encoder's similarities()
+    appended; `extras` encode texts when called and read the ticket with encode(texts,
+    kind="query"), as the store-cached encoder does."""
+    if not extras:
+        return rows
+    text = ticket.text[:EMBED_CHARS]
+    more = [similarities(Ticket(ticket.title, ticket.body,
+                                extra.encode([text], kind="query")[0]), candidates, extra, threads)
+            for extra in extras]
+    return Features(np.hstack([rows.replies, *(m.replies for m in more)]),
+                    np.hstack([rows.threads, *(m.threads for m in more)]), rows.thread_of)
 
 
 def features(ticket: Ticket, candidates: list[ReplyCandidate], encode: Encode,
