@@ -526,6 +526,33 @@ def test_eval_bench_trains_the_ranker_and_scores_it(tmp_path, embedder, monkeypa
         assert ranker["rankings"]["Q1"][0] == first
 
 
+@pytest.mark.slow
+def test_eval_bench_fits_the_ranker_over_the_encoders_the_setting_names(
+        tmp_path, embedder, monkeypatch, home):
+    import understudy.embeddings as embeddings
+    from understudy.workspace import Workspace
+
+    monkeypatch.setattr(embeddings, "get_embedder", lambda *a, **k: embedder)
+    ws = Workspace(home)
+    # MiniLM is the model the ranker reads first: naming it again adds nothing.
+    ws.settings.set("ranker_encoders", ["multilingual-e5-small", "minilm"])
+    train = _semeval(tmp_path / "train.xml", TOPICS)
+    dev = _semeval(tmp_path / "dev.xml", TOPICS[::-1])
+    result = CliRunner().invoke(app, [
+        "eval", "bench", "semeval2016", str(dev), "--subtask", "C", "--train", str(train),
+        "--system", "ranker", "--tune-epochs", "0", "--json"], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    ranker = json.loads(result.stdout)["systems"]["ranker"]
+    assert ranker["MAP"] == 100.0 and ranker["rankings"]["Q1"][0] == "Q1_R1_C2"
+    assert any(True for _ in ws.store.embedding_vectors("multilingual-e5-small#texts"))
+    from understudy.ranker.answer import ranker_encoders
+
+    assert ranker_encoders(ws) == ["multilingual-e5-small"]
+    # Over a tuned model MiniLM as shipped is another encoder.
+    assert ranker_encoders(ws, "all-MiniLM-L6-v2+tuned-1") == ["multilingual-e5-small", "minilm"]
+    ws.close()
+
+
 def test_eval_bench_train_tunes_the_embedding_model_once_then_fits_the_ranker(
         tmp_path, embedder, monkeypatch, cache):
     """The recipe a team follows: --train tunes the workspace's embedding model on the file

@@ -215,7 +215,8 @@ def run_ranker(benchmark: Benchmark, train: Path | str | None, workspace: Worksp
     else:
         encode = encoder(workspace)
     if train is not None:
-        extras = extra_encoders(workspace)
+        # Beside the model it was tuned from, when the setting names it.
+        extras = extra_encoders(workspace, own=encode.name)
         ranker = fit_ranker(read_queries(train, "train"), encode, groups, extras)
     else:
         ranker = load_ranker(workspace) or AnswerRanker()

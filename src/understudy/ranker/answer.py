@@ -115,13 +115,14 @@ def load_ranker(workspace: Workspace) -> AnswerRanker | None:
     return ranker
 
 
-def ranker_encoders(workspace: Workspace) -> list[str]:
+def ranker_encoders(workspace: Workspace, own: str | None = None) -> list[str]:
     """The `ranker_encoders` setting: the other encoders whose similarities a ranker trained
-    now reads, by embedding_model name; the index's own encoder is left out."""
+    now reads, by embedding_model name; the one the ranker reads first (`own`, the index's
+    encoder when not given) is left out."""
     names = workspace.settings.get("ranker_encoders") or []
     if isinstance(names, str):
         names = [names]
-    own = workspace.index.embedder.name
+    own = own or workspace.index.embedder.name
     chosen = []
     for name in names:
         name = str(name).strip().lower()
@@ -130,10 +131,11 @@ def ranker_encoders(workspace: Workspace) -> list[str]:
     return chosen
 
 
-def extra_encoders(workspace: Workspace, names: Sequence[str] | None = None
-                   ) -> dict[str, CachedEncoder]:
-    """Store-cached encoders for `names` (else the ranker_encoders setting), by name."""
-    chosen = ranker_encoders(workspace) if names is None else list(names)
+def extra_encoders(workspace: Workspace, names: Sequence[str] | None = None,
+                   own: str | None = None) -> dict[str, CachedEncoder]:
+    """Store-cached encoders for `names` (else the ranker_encoders setting, less `own`), by
+    name."""
+    chosen = ranker_encoders(workspace, own) if names is None else list(names)
     return {name: CachedEncoder(encoder_for(name), workspace.store) for name in chosen}
 
 
