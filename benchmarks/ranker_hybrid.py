@@ -1,6 +1,7 @@
 """The answer ranker over more than one encoder: another encoder's similarities as extra columns.
 
-Usage: python benchmarks/ranker_hybrid.py SEMEVAL_FOLDER [--home H] [--extras e5,mpnet]
+Usage: python benchmarks/ranker_hybrid.py SEMEVAL_FOLDER [--home H] [--bases B1,B2]
+                                          [--extras E1,E2] [--no-speed]
 
 Each base encoder (MiniLM tuned on train-part2 as `eval bench --train --system ranker` tunes
 it, taken from the user cache and never tuned here; MiniLM as shipped; e5 and mpnet alone)
