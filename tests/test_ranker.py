@@ -550,6 +550,9 @@ def test_eval_bench_fits_the_ranker_over_the_encoders_the_setting_names(
     assert ranker_encoders(ws) == ["multilingual-e5-small"]
     # Over a tuned model MiniLM as shipped is another encoder.
     assert ranker_encoders(ws, "all-MiniLM-L6-v2+tuned-1") == ["multilingual-e5-small", "minilm"]
+    ws.settings.set("ranker_encoders", ["bert-large"])
+    with pytest.raises(ConfigError, match="ranker_encoders in settings.json: Unknown"):
+        ranker_encoders(ws)
     ws.close()
 
 

@@ -126,8 +126,14 @@ def ranker_encoders(workspace: Workspace, own: str | None = None) -> list[str]:
     chosen = []
     for name in names:
         name = str(name).strip().lower()
-        if name and name not in chosen and encoder_for(name).name != own:
-            chosen.append(name)  # encoder_for: an unknown or missing one is one clear line
+        if not name or name in chosen:
+            continue
+        try:
+            found = encoder_for(name)
+        except ConfigError as exc:  # an unknown or missing one: one line naming the fix
+            raise ConfigError(f"ranker_encoders in settings.json: {exc}") from None
+        if found.name != own:
+            chosen.append(name)
     return chosen
 
 
