@@ -34,7 +34,7 @@ from understudy.evaluate.answer_ranker import RankerQuery, featurize, read_queri
 from understudy.evaluate.metrics import official_average_precision
 from understudy.evaluate.semeval import load_semeval
 from understudy.index import EMBED_CHARS
-from understudy.ranker.features import Features, Ticket, similarities
+from understudy.ranker.features import Features, Ticket, features, similarities, with_extras
 from understudy.ranker.model import AnswerRanker
 from understudy.workspace import Workspace
 
@@ -129,6 +129,22 @@ def ticket_ms(encoders: dict[str, object], tickets: list[str]) -> dict[str, floa
     return found
 
 
+def answer_ms(query: RankerQuery, base: CachedEncoder, ranker: AnswerRanker,
+              extras: list[CachedEncoder], runs: int = 20) -> float:
+    """Median ms of one answer's ranking of `query`'s candidates as the answer path does it:
+    the ticket's vector handed over by the search, every candidate's vectors stored, each
+    extra encoder encoding the ticket as a query."""
+    vector = base.encode([query.ticket.text[:EMBED_CHARS]], kind="query")[0]
+    ticket = Ticket(query.ticket.title, query.ticket.body, vector)
+    times = []
+    for _ in range(runs + 1):
+        started = time.perf_counter()
+        rows = with_extras(features(ticket, query.replies, base), ticket, query.replies, extras)
+        ranker.probabilities(rows)
+        times.append(time.perf_counter() - started)
+    return 1000 * float(np.median(times[1:]))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("folder", type=Path)
@@ -139,6 +155,9 @@ def main() -> None:
     parser.add_argument("--bases", default=f"{TUNED},{MINILM}",
                         help="encoders whose full features the extras are added to")
     parser.add_argument("--no-speed", action="store_true")
+    parser.add_argument("--answer-times", action="store_true",
+                        help="only time one answer's ranking over the first base with no "
+                        "extra, each extra alone, and all of them")
     args = parser.parse_args()
     workspace = Workspace(args.home)
     extras = [e.strip() for e in args.extras.split(",") if e.strip()]
@@ -153,6 +172,18 @@ def main() -> None:
     more = {(e, s): extra_rows(qs, encoders[e]) for e in extras for s, qs in split.items()}
     print(f"features ready in {time.perf_counter() - started:.0f} s "
           f"(load average {os.getloadavg()[0]:.1f})", flush=True)
+    if args.answer_times:
+        base = bases[0]
+        busiest = max(split["dev"], key=lambda q: len(q.replies))
+        pool = [e for e in extras if e != base]
+        for chosen in dict.fromkeys([(), *((e,) for e in pool), tuple(pool)]):
+            rows = stacked(base_rows[base, "train"], [more[e, "train"] for e in chosen])
+            ranker = fit(split["train"], rows, chosen)
+            ms = answer_ms(busiest, encoders[base], ranker, [encoders[e] for e in chosen])
+            print(f"{base} + {' + '.join(chosen) or 'nothing'}: {len(busiest.replies)} "
+                  f"candidates ranked in {ms:.1f} ms (median of 20; load average "
+                  f"{os.getloadavg()[0]:.1f})", flush=True)
+        return
     print("| base | extras | folds C | folds B | folds A | dev C | dev B | dev A |")
     print("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |")
     for base in bases:
