@@ -70,8 +70,8 @@ THREAD_NAMES = (
     "thread_rank", "log_thread_rank", "best_cos_ticket_reply", "mean_cos_ticket_reply",
     "top3_cos_ticket_reply", "log_replies",
 )
-# The similarities another encoder adds to the reply rows and the thread rows (features from
-# one encoder only, the rest, never change with it).
+# The similarities another encoder adds to the reply rows and the thread rows (the other
+# features do not depend on the encoder).
 EXTRA_REPLY_NAMES = ("cos_ticket_reply", "cos_ticket_question", "cos_reply_question")
 EXTRA_THREAD_NAMES = ("cos_ticket_question", "cos_ticket_title", "cos_ticket_body",
                       "best_cos_ticket_reply")
