@@ -23,17 +23,18 @@ from understudy.ranker.features import GROUPS, features
 from understudy.store import Store
 
 
-def score(benchmark, ranker, encode) -> float:  # noqa: ANN001
-    scores = benchmark_scores(benchmark, ranker, encode)
+def score(benchmark, ranker, encode, rows_of=None) -> float:  # noqa: ANN001
+    scores = benchmark_scores(benchmark, ranker, encode, rows_of)
     rankings = {q.id: rank_candidates([c.id for c in q.candidates], scores[q.id])
                 for q in benchmark.queries}
     return semeval_scores(rankings, {q.id: q.relevant for q in benchmark.queries})["MAP"]
 
 
-def answer_map(queries, ranker, encode) -> float:  # noqa: ANN001
-    """MAP of the answer model on subtask A: each related thread's comments ranked for it."""
+def answer_map(queries, ranker, encode, made=None) -> float:  # noqa: ANN001
+    """MAP of the answer model on subtask A: each related thread's comments ranked for it
+    (`made`: the queries' feature rows, when made already)."""
     aps = []
-    for query, rows in zip(queries, featurize(queries, encode), strict=True):
+    for query, rows in zip(queries, made or featurize(queries, encode), strict=True):
         chances = ranker.answer_probabilities(rows)
         labels = np.asarray(query.answer_labels)
         for thread in range(len(rows.threads)):

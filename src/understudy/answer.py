@@ -16,7 +16,7 @@ from .errors import UsageError
 from .evidence import Evidence, bot_accounts, ticket_language, ticket_query
 from .judge import Judge
 from .plugins import load
-from .ranker.answer import encoder, load_ranker
+from .ranker.answer import encoder, extra_encoders, load_ranker
 from .ranker.stage import Ranking
 from .records import Draft, SourceRef, Thread
 from .retrieve import IndexRetriever, Retriever
@@ -62,9 +62,11 @@ class Answerer:
         """The ranking stage: the workspace's trained ranker, else the default weighting."""
         if self._ranking is None:
             ws = self.workspace
-            self._ranking = Ranking(load_ranker(ws), lambda: encoder(ws),
-                                    self.index.extra_patterns,
-                                    bot_accounts(ws.settings.get("bot_account")))
+            ranker = load_ranker(ws)
+            extras = ranker.extras if ranker is not None else ()
+            self._ranking = Ranking(ranker, lambda: encoder(ws), self.index.extra_patterns,
+                                    bot_accounts(ws.settings.get("bot_account")),
+                                    lambda: list(extra_encoders(ws, extras).values()))
         return self._ranking
 
     def use_model(self, model: str) -> None:

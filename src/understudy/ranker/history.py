@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import zlib
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -13,7 +14,15 @@ from ..index import answer_messages
 from ..records import Thread
 from ..train.heldout import token_f1
 from .answer import THREADS, candidates
-from .features import Encode, Features, ReplyCandidate, Ticket, features, message_text
+from .features import (
+    Encode,
+    Features,
+    ReplyCandidate,
+    Ticket,
+    features,
+    message_text,
+    with_extras,
+)
 
 if TYPE_CHECKING:
     from ..workspace import Workspace
@@ -37,8 +46,10 @@ class LabelledQuery:
     labels: list[int]
     split: str  # "train" or "valid"
 
-    def features(self, encode: Encode) -> Features:
-        return features(self.ticket, self.candidates, encode)
+    def features(self, encode: Encode, extras: Sequence[Any] = ()) -> Features:
+        """Its rows, with the similarities of the ranker's extra encoders appended."""
+        rows = features(self.ticket, self.candidates, encode)
+        return with_extras(rows, self.ticket, self.candidates, extras)
 
     def thread_labels(self, rows: Features) -> np.ndarray:
         """A retrieved thread fits the ticket when one of its replies is right."""

@@ -12,6 +12,8 @@ import numpy as np
 from ..errors import ConfigError
 from .features import (
     COMBINED_NAMES,
+    EXTRA_REPLY_NAMES,
+    EXTRA_THREAD_NAMES,
     FEATURES,
     GROUPS,
     NAMES,
@@ -111,15 +113,25 @@ class AnswerRanker:
     thread_model: Any = None  # how well a retrieved thread as a whole fits the ticket
     answer_model: Any = None  # whether a reply answers its own thread's question
     info: dict[str, Any] = field(default_factory=dict)  # what it was trained on
+    # Other encoders (embedding_model names) whose similarities it reads after its own:
+    # EXTRA_REPLY_NAMES on each reply row, EXTRA_THREAD_NAMES on each thread row, in order.
+    extras: tuple[str, ...] = ()
 
     @property
     def fitted(self) -> bool:
         return self.model is not None
 
     @property
+    def _extra_columns(self) -> list[int]:
+        return list(range(len(NAMES), len(NAMES) + len(EXTRA_REPLY_NAMES) * len(self.extras)))
+
+    @property
     def _answer_columns(self) -> list[int]:
         kept = set(columns(self.groups))
-        return [n for n in ANSWER_COLUMNS if n in kept]
+        # Each extra encoder's cosine of the reply to its own question, as the model's own.
+        own = self._extra_columns[EXTRA_REPLY_NAMES.index("cos_reply_question")::
+                                  len(EXTRA_REPLY_NAMES)]
+        return [n for n in ANSWER_COLUMNS if n in kept] + own
 
     def fit(self, queries: list[Features], labels: list[np.ndarray],
             answer_labels: list[np.ndarray] | None = None,
@@ -157,9 +169,10 @@ class AnswerRanker:
         return self
 
     def _inputs(self, features: Features, answers: np.ndarray | None = None) -> np.ndarray:
-        """The reply model's inputs: the kept feature groups, then the combined columns."""
+        """The reply model's inputs: the kept feature groups and the extra encoders'
+        similarities, then the combined columns."""
         matrix = features.replies
-        kept = matrix[:, columns(self.groups)]
+        kept = matrix[:, columns(self.groups) + self._extra_columns]
         if "combined" not in self.groups or self.answer_model is None:
             return kept
         if answers is None:
@@ -197,7 +210,8 @@ class AnswerRanker:
         payload = {"format": FORMAT, "features": _layout(),
                    "groups": list(self.groups), "model": self.model,
                    "thread_model": self.thread_model, "answer_model": self.answer_model,
-                   "info": self.info}
+                   "info": self.info, "extras": list(self.extras),
+                   "extra_features": _extra_layout()}
         tmp = path.with_suffix(path.suffix + ".tmp")
         tmp.write_bytes(pickle.dumps(payload, protocol=pickle.HIGHEST_PROTOCOL))
         tmp.replace(path)
@@ -215,13 +229,15 @@ class AnswerRanker:
                 "--backend ranker' again"
             ) from None
         if not isinstance(payload, dict) or payload.get("format") != FORMAT or payload.get(
-            "features") != _layout():
+            "features") != _layout() or (payload.get("extras") and payload.get(
+                "extra_features") != _extra_layout()):
             raise ConfigError(
                 f"The answer ranker {path} was trained by another version: run 'understudy "
                 "train --backend ranker' again"
             )
         return cls(tuple(payload["groups"]), payload["model"], payload.get("thread_model"),
-                   payload.get("answer_model"), payload.get("info") or {})
+                   payload.get("answer_model"), payload.get("info") or {},
+                   tuple(payload.get("extras") or ()))
 
 
 def _layout() -> list[list[str]]:
@@ -229,3 +245,8 @@ def _layout() -> list[list[str]]:
     differ from this version's."""
     return [[f"{name}:{group}" for name, group in FEATURES], list(THREAD_NAMES),
             list(COMBINED_NAMES)]
+
+
+def _extra_layout() -> list[list[str]]:
+    """The columns each extra encoder adds, saved with a ranker that reads any."""
+    return [list(EXTRA_REPLY_NAMES), list(EXTRA_THREAD_NAMES)]

@@ -64,10 +64,14 @@ class Ranking:
 
     def __init__(self, ranker: AnswerRanker | None = None,
                  encoder: Callable[[], CachedEncoder] | None = None,
-                 patterns: list[str] | None = None, bots: frozenset[str] = frozenset()):
+                 patterns: list[str] | None = None, bots: frozenset[str] = frozenset(),
+                 extras: Callable[[], list[CachedEncoder]] | None = None):
         self.ranker = ranker if ranker is not None and ranker.fitted else None
         self._make_encoder = encoder
         self._encoder: CachedEncoder | None = None
+        # The encoders of the ranker's extra similarities (its `extras`), made on first use.
+        self._make_extras = extras
+        self._extras: list[CachedEncoder] | None = None
         self.patterns = patterns or []
         self.bots = bots
 
@@ -114,9 +118,12 @@ class Ranking:
         if self._encoder is None and self._make_encoder is not None:
             self._encoder = self._make_encoder()
         encode = self._encoder
+        if self._extras is None:
+            self._extras = self._make_extras() if self._make_extras is not None else []
         pairs = candidates(lambda ids: threads, hits, encode)
         # The search just encoded this ticket: its vector comes from the retriever.
-        ranked = rank(ticket, pairs, self.ranker, encode, retriever.query_vector(query))
+        ranked = rank(ticket, pairs, self.ranker, encode, retriever.query_vector(query),
+                      self._extras)
         found = []
         for r in ranked:
             c = r.candidate

@@ -16,13 +16,15 @@ from .base import Trainer, TrainOptions
 from .registry import model_folder, new_name
 
 
-def ranking_scores(queries: list, ranker: Any, encode: Any) -> dict[str, float]:
-    """MAP and P@1 (percent) of `ranker` over labelled queries that have a right reply."""
+def ranking_scores(queries: list, ranker: Any, encode: Any, extras: Any = ()
+                   ) -> dict[str, float]:
+    """MAP and P@1 (percent) of `ranker` over labelled queries that have a right reply
+    (`extras`: the encoders of its extra similarities, in its order)."""
     aps, firsts = [], []
     for query in queries:
         if not any(query.labels):
             continue
-        probabilities = ranker.probabilities(query.features(encode))
+        probabilities = ranker.probabilities(query.features(encode, extras))
         order = np.argsort(-probabilities, kind="stable")
         labels = [bool(query.labels[i]) for i in order]
         aps.append(official_average_precision(labels))
@@ -46,11 +48,12 @@ class RankerTrainer(Trainer):
     metric = "p_at_1"
 
     def train(self, options: TrainOptions) -> Model:
-        from ..ranker.answer import encoder, ranker_path
+        from ..ranker.answer import encoder, extra_encoders, ranker_path
         from ..ranker.history import history_queries
         from ..ranker.model import AnswerRanker
 
         encode = encoder(self.workspace)
+        extras = extra_encoders(self.workspace)  # the ranker_encoders setting
         self.say("Finding the replies retrieval offers for each answered thread")
         queries = history_queries(self.workspace, encode)
         train = [q for q in queries if q.split == "train"] or queries
@@ -62,12 +65,13 @@ class RankerTrainer(Trainer):
                 "--backend ranker' again"
             )
         started = time.perf_counter()
-        rows = [q.features(encode) for q in train]
+        rows = [q.features(encode, list(extras.values())) for q in train]
         # A team reply answers its own thread: what the answer model learns from.
         answers = [np.asarray([int(c.message.is_team and not c.message.is_bot)
                                for c in q.candidates]) for q in train]
-        ranker = AnswerRanker().fit(rows, [np.asarray(q.labels) for q in train], answers,
-                                    [q.thread_labels(r) for q, r in zip(train, rows, strict=True)])
+        ranker = AnswerRanker(extras=tuple(extras)).fit(
+            rows, [np.asarray(q.labels) for q in train], answers,
+            [q.thread_labels(r) for q, r in zip(train, rows, strict=True)])
         ranker.info.update(trained_on="workspace history", tickets=len(train),
                            embedder=self.workspace.index.embedder.name,
                            seconds=round(time.perf_counter() - started, 2))
@@ -76,6 +80,7 @@ class RankerTrainer(Trainer):
         folder = model_folder(self.workspace.home, name)
         path = ranker.save(folder / "ranker.pkl")
         self._queries, self._encode, self._ranker, self._path = queries, encode, ranker, path
+        self._extras = extras
         model = Model(name, self.name, base_model=self.workspace.index.embedder.name,
                       path=str(path), metrics={"tickets": len(train), "rows": int(len(labels)),
                                                "positives": int(labels.sum())})
@@ -107,4 +112,9 @@ class RankerTrainer(Trainer):
             ranker = self._ranker
         else:
             ranker = AnswerRanker.load(model.path)
-        return ranking_scores(valid, ranker, self._encode)
+        from ..ranker.answer import extra_encoders
+
+        known = self._extras
+        missing = [n for n in ranker.extras if n not in known]
+        known = {**known, **extra_encoders(self.workspace, missing)} if missing else known
+        return ranking_scores(valid, ranker, self._encode, [known[n] for n in ranker.extras])
