@@ -41,7 +41,9 @@ def bench(
         "the model as shipped."),
     as_json: bool = typer.Option(False, "--json", help="Print metrics and rankings as JSON."),
 ) -> None:
-    """Rank a public benchmark's candidates with each system and score the rankings."""
+    """Rank a public benchmark's candidates with each system and score the rankings; the
+    embedding systems encode with the workspace's `embedding_model`, as its index does."""
+    from ..embeddings import encoder_for
     from ..evaluate.bench import bench_json, check_systems, load_benchmark, run_bench, run_models
 
     benchmark = load_benchmark(dataset, path, subtask)
@@ -49,8 +51,9 @@ def bench(
     plain = [s for s in system or [] if not s.startswith("model:") and s != "ranker"]
     ranked = "ranker" in (system or []) or (train is not None and not system)
     names = check_systems(benchmark, plain) if plain or not system else []
+    encoder = encoder_for(workspace(ctx).settings.get("embedding_model")) if names else None
     with show_progress("Loading the embedding model") as progress:
-        results = run_bench(benchmark, names, progress=progress) if names else {}
+        results = run_bench(benchmark, names, encoder, progress=progress) if names else {}
         if ranked:
             from ..evaluate.answer_ranker import run_ranker
 
