@@ -1,7 +1,7 @@
 """Each `embedding_model` in the product's own index: build throughput against raw encoding,
 and the answer latency, on generated threads, in one run.
 
-Usage: python3 benchmarks/encoder_index.py [--threads 1000] [--latency-threads 10000]
+Usage: python3 benchmarks/encoder_index.py [--threads 1000] [--latency-threads 1000,10000]
                                           [--tickets 40] [--output docs/benchmarks.md]
 
 For each installed encoder (minilm, multilingual-e5-small, mpnet): a fresh SQLite workspace gets
@@ -12,15 +12,15 @@ keeps (the rest is reading threads, making items, BM25 and storing vectors). The
 generated tickets are drafted by the retrieval backend: answer latency p50 / p99 (the ticket's
 encoding included). The machine is shared and noisy: compare the ratios of one run.
 
-With `--latency-threads N` (e.g. 10000), each encoder also drafts `--tickets` generated tickets
-against N generated threads whose items were not encoded: `--fill-vectors` of benchmarks/run.py
-(its `fill_vectors`) stores a random unit vector of the encoder's size for every item, so the
-build embeds nothing. Search and ranking cost what they cost with real vectors (the same matrix
-product over N rows, the same BM25, fusion and ranking stage: the default weighting, as no
-ranker is trained here); the ticket itself is encoded for real. The hits are not the ones real
-vectors would give, so this measures latency only, never quality. One draft
-before the timed ones loads the language detector and the ranker. `--threads 0` skips the build
-measurement; the latency table has its own markers in the output file.
+With `--latency-threads N[,N...]` (e.g. 1000,10000), each encoder also drafts `--tickets`
+generated tickets against N generated threads whose items were not encoded: `fill_vectors` of
+benchmarks/run.py (the code behind its `--fill-vectors`) stores a random unit vector of the
+encoder's size for every item, so the build embeds nothing. Search and ranking cost what they
+cost with real vectors (the same matrix product over N rows, the same BM25, fusion and ranking
+stage: the default weighting, as no ranker is trained here); the ticket itself is encoded for
+real. The hits are not the ones real vectors would give, so this measures latency only, never
+quality. One draft before the timed ones loads the language detector. `--threads 0` skips the
+build measurement; the latency table has its own markers in the output file.
 """
 
 from __future__ import annotations
@@ -144,15 +144,17 @@ def measure_latency(name: str, template: Path, tickets: int) -> dict[str, float]
             "load": os.getloadavg()[0]}
 
 
-def latency_section(found: dict[str, dict[str, float]], count: int, tickets: int,
-                    skipped: dict[str, str]) -> str:
+def latency_section(found: dict[tuple[str, int], dict[str, float]], sizes: list[int],
+                    tickets: int, skipped: dict[str, str]) -> str:
+    counts = " and ".join(f"{n:,}" for n in sizes)
     lines = [
         LSTART,
-        f"### Answer latency at {count:,} threads, item vectors stored unencoded",
+        f"### Answer latency at {counts} threads, item vectors stored unencoded",
         "",
         f"Measured {datetime.now(UTC):%Y-%m-%d} on {platform.machine()} with {os.cpu_count()} "
-        f"CPU cores (shared), Python {platform.python_version()}: {count:,} generated threads, "
-        "SQLite, one run. The items were not encoded: a random unit vector of the encoder's "
+        f"CPU cores (shared), Python {platform.python_version()}: {counts} generated threads, "
+        "SQLite, one run, every size and encoder in the same process. The items were not "
+        "encoded: a random unit vector of the encoder's "
         "size was stored for each (`fill_vectors` of `benchmarks/run.py`), so the build embedded "
         "nothing. Searching and ranking cost the same as with real vectors (the same matrix "
         "product over every item, BM25, fusion, and the ranking stage's default weighting: no "
@@ -162,16 +164,19 @@ def latency_section(found: dict[str, dict[str, float]], count: int, tickets: int
         "language detector). The load average is the 1-minute one when that encoder's drafts "
         "ended.",
         "",
-        "| `embedding_model` | items | vector size | answer p50 / p99 (ms) | load average |",
-        "| --- | ---: | ---: | ---: | ---: |",
+        "| `embedding_model` | threads | items | vector size | answer p50 / p99 (ms) | "
+        "load average |",
+        "| --- | ---: | ---: | ---: | ---: | ---: |",
     ]
-    for name, row in found.items():
-        lines.append(f"| `{name}` | {row['items']:,} | {row['dim']} | "
+    for (name, size), row in sorted(found.items(), key=lambda kv: kv[0][1]):
+        lines.append(f"| `{name}` | {size:,} | {row['items']:,} | {row['dim']} | "
                      f"{row['p50']:.0f} / {row['p99']:.0f} | {row['load']:.1f} |")
     for name, why in skipped.items():
-        lines.append(f"| `{name}` | not installed: {why} | | | |")
+        lines.append(f"| `{name}` | | not installed: {why} | | | |")
+    sizes_arg = ",".join(str(n) for n in sizes)
     lines += ["", "Command: `PYTHONPATH=src python3 benchmarks/encoder_index.py --threads 0 "
-              f"--latency-threads {count} --tickets {tickets} --output docs/benchmarks.md`", LEND]
+              f"--latency-threads {sizes_arg} --tickets {tickets} --output docs/benchmarks.md`",
+              LEND]
     return "\n".join(lines)
 
 
@@ -217,8 +222,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--threads", type=int, default=1000,
                         help="threads of the build measurement (0: skip it)")
-    parser.add_argument("--latency-threads", type=int, default=0, metavar="N",
-                        help="also answer latency at N threads, item vectors stored unencoded")
+    parser.add_argument("--latency-threads", default="", metavar="N[,N...]",
+                        help="also answer latency at N threads (e.g. 1000,10000), item vectors "
+                        "stored unencoded")
     parser.add_argument("--tickets", type=int, default=40)
     parser.add_argument("--models", default=",".join(EMBEDDING_MODELS))
     parser.add_argument("--output", help="markdown file to write the results section into")
@@ -239,19 +245,28 @@ def main() -> None:
         print(text)
         if args.output:
             write_section(args.output, text, START, END)
-    if not args.latency_threads:
+    try:
+        sizes = [int(n) for n in args.latency_threads.split(",") if n.strip()]
+    except ValueError:
+        parser.error("--latency-threads takes whole numbers separated by commas, e.g. 10000")
+    if not sizes:
         return
-    template = latency_template(args.latency_threads)
-    latency, skipped = {}, {}
-    for name in names:
-        try:
-            latency[name] = measure_latency(name, template, args.tickets)
-        except (ConfigError, ImportError) as exc:
-            skipped[name] = str(exc).splitlines()[0]
-            continue
-        print(name, {k: round(v, 2) for k, v in latency[name].items()}, flush=True)
-    shutil.rmtree(template, ignore_errors=True)
-    text = latency_section(latency, args.latency_threads, args.tickets, skipped)
+    latency: dict[tuple[str, int], dict[str, float]] = {}
+    skipped = {}
+    for size in sizes:
+        template = latency_template(size)
+        for name in names:
+            if name in skipped:
+                continue
+            try:
+                latency[name, size] = measure_latency(name, template, args.tickets)
+            except (ConfigError, ImportError) as exc:
+                skipped[name] = str(exc).splitlines()[0]
+                continue
+            print(name, size, {k: round(v, 2) for k, v in latency[name, size].items()},
+                  flush=True)
+        shutil.rmtree(template, ignore_errors=True)
+    text = latency_section(latency, sizes, args.tickets, skipped)
     print(text)
     if args.output:
         write_section(args.output, text, LSTART, LEND)

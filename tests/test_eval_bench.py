@@ -240,5 +240,10 @@ def test_bench_uses_the_workspace_s_embedding_model(home, monkeypatch, tiny_seme
     asked, spy = [], _KindSpy()
     monkeypatch.setattr(embeddings, "encoder_for", lambda name: asked.append(name) or spy)
     doc = _bench_json("semeval2016", str(tiny_semeval), "--system", "embeddings")
-    assert asked == ["multilingual-e5-small"] and spy.calls
+    assert asked == ["multilingual-e5-small"] and {k for k, _ in spy.calls} == {"query", "passage"}
     assert set(doc["systems"]) == {"embeddings"}
+    first, spy.calls = spy.calls, []
+    again = _bench_json("semeval2016", str(tiny_semeval), "--system", "embeddings")
+    # the candidates' vectors were kept in the workspace: only the queries are encoded again
+    assert spy.calls == [c for c in first if c[0] == "query"]
+    assert again["systems"]["embeddings"]["MAP"] == doc["systems"]["embeddings"]["MAP"]
