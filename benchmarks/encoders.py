@@ -177,14 +177,16 @@ def main() -> None:
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("benchmarks", type=Path, help="folder of the public benchmark data")
-    parser.add_argument("--sets", default=",".join(SETS), help="comma-separated, in run order")
+    parser.add_argument("--sets", default=",".join(SETS),
+                        help="comma-separated, in run order; empty: only write the section")
     parser.add_argument("--models", default=",".join(EMBEDDING_MODELS))
     parser.add_argument("--results", type=Path, help="JSON file that keeps results across runs")
     parser.add_argument("--output", help="markdown file to write the results section into")
     args = parser.parse_args()
     from serve_load import write_section
 
-    keys, models = args.sets.split(","), args.models.split(",")
+    keys = [k for k in args.sets.split(",") if k]  # none: write the section from --results
+    models = args.models.split(",")
     unknown = [k for k in keys if k not in SETS]
     if unknown:
         parser.error(f"unknown sets {unknown}: use {', '.join(SETS)}")
@@ -198,10 +200,11 @@ def main() -> None:
             args.results.write_text(json.dumps(
                 {"quality": quality, "speed": rates, "loads": loads}, indent=1) + "\n")
 
-    for model, found in measure_speed(args.benchmarks, keys, models).items():
-        rates.setdefault(model, {}).update(found)
-    loads.append(os.getloadavg()[0])
-    keep()
+    if keys:
+        for model, found in measure_speed(args.benchmarks, keys, models).items():
+            rates.setdefault(model, {}).update(found)
+        loads.append(os.getloadavg()[0])
+        keep()
     with tempfile.TemporaryDirectory(prefix="encoders-") as parent:
         homes = {m: workspace_for(m, Path(parent)) for m in models}
         for key in keys:
