@@ -64,12 +64,13 @@ def workspace_for(name: str, parent: Path) -> Path:
     return home
 
 
-def bench(home: Path, folder: Path, key: str) -> dict[str, dict[str, float]]:
+def bench(home: Path, folder: Path, key: str,
+          systems: tuple[str, ...] = SYSTEMS) -> dict[str, dict[str, float]]:
     """`understudy --home HOME eval bench ...` on one set: each system's metrics."""
     dataset, path, subtask = SETS[key]
     command = [sys.executable, "-m", "understudy", "--home", str(home), "eval", "bench", dataset,
                str(folder / path), *(["--subtask", subtask] if subtask else []),
-               *(a for s in SYSTEMS for a in ("--system", s)), "--json"]
+               *(a for s in systems for a in ("--system", s)), "--json"]
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(
         p for p in (str(ROOT / "src"), os.environ.get("PYTHONPATH")) if p)}
     done = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
@@ -180,6 +181,9 @@ def main() -> None:
     parser.add_argument("--sets", default=",".join(SETS),
                         help="comma-separated, in run order; empty: only write the section")
     parser.add_argument("--models", default=",".join(EMBEDDING_MODELS))
+    parser.add_argument("--systems", default=",".join(SYSTEMS),
+                        help="of embeddings,default (one alone encodes half the texts of A, C)")
+    parser.add_argument("--no-speed", action="store_true", help="measure quality only")
     parser.add_argument("--results", type=Path, help="JSON file that keeps results across runs")
     parser.add_argument("--output", help="markdown file to write the results section into")
     args = parser.parse_args()
@@ -187,6 +191,7 @@ def main() -> None:
 
     keys = [k for k in args.sets.split(",") if k]  # none: write the section from --results
     models = args.models.split(",")
+    systems = tuple(s for s in SYSTEMS if s in args.systems.split(","))
     unknown = [k for k in keys if k not in SETS]
     if unknown:
         parser.error(f"unknown sets {unknown}: use {', '.join(SETS)}")
@@ -200,7 +205,7 @@ def main() -> None:
             args.results.write_text(json.dumps(
                 {"quality": quality, "speed": rates, "loads": loads}, indent=1) + "\n")
 
-    if keys:
+    if keys and not args.no_speed:
         for model, found in measure_speed(args.benchmarks, keys, models).items():
             rates.setdefault(model, {}).update(found)
         loads.append(os.getloadavg()[0])
@@ -209,10 +214,13 @@ def main() -> None:
         homes = {m: workspace_for(m, Path(parent)) for m in models}
         for key in keys:
             for model in models:
-                if key in quality.get(model, {}):
+                done = quality.get(model, {}).get(key, {})
+                todo = tuple(s for s in systems if s not in done)
+                if not todo:
                     continue
                 started = time.perf_counter()
-                quality.setdefault(model, {})[key] = bench(homes[model], args.benchmarks, key)
+                quality.setdefault(model, {})[key] = {
+                    **done, **bench(homes[model], args.benchmarks, key, todo)}
                 loads.append(os.getloadavg()[0])
                 keep()
                 print(f"{key} {model} ({time.perf_counter() - started:.0f} s, load "
