@@ -6,12 +6,14 @@ import json
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 from typer.testing import CliRunner
 
 from understudy.cli import app, main
 from understudy.evaluate.bench import load_benchmark, run_bench
 from understudy.evaluate.semeval import load_semeval
+from understudy.index import EMBED_CHARS
 
 DATA = Path("/work/shared/benchmarks")
 SEMEVAL = DATA / "semeval2016-task3"
@@ -200,3 +202,48 @@ def test_bad_system_and_subtask_are_usage_errors(monkeypatch, capsys, tiny_semev
     broken.write_text("<xml><OrgQuestion")
     code, err = _run_main(monkeypatch, capsys, "eval", "bench", "semeval2016", str(broken))
     assert code == 1 and "Cannot read" in err and err.count("\n") == 1
+
+
+class _KindSpy:
+    """An encoder whose vector says how a text was read: e5-like, a query and a passage of the
+    same words differ; it records every (kind, text) it was asked for."""
+
+    name, dim = "kind-spy", 4
+
+    def __init__(self):
+        self.calls: list[tuple[str, str]] = []
+
+    def encode(self, texts, kind="passage"):  # noqa: ANN001, ANN201
+        self.calls += [(kind, t) for t in texts]
+        vectors = np.asarray([[len(t) % 7 + 1, "licence" in t.lower(), kind == "query", 1.0]
+                              for t in texts], dtype=np.float32)
+        return vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
+
+
+def test_bench_encodes_queries_as_queries_and_candidates_as_passages(tiny_semeval):
+    bench = load_benchmark("semeval2016", tiny_semeval)
+    spy = _KindSpy()
+    run_bench(bench, ["embeddings", "default"], spy)
+    queries = {q.text[:EMBED_CHARS] for q in bench.queries}
+    candidates = {t[:EMBED_CHARS] for q in bench.queries for c in q.candidates for t in c.texts}
+    candidates |= {c.item.embed_text for q in bench.queries for c in q.candidates}
+    assert {t for k, t in spy.calls if k == "query"} == queries
+    assert {t for k, t in spy.calls if k == "passage"} == candidates
+    assert len(spy.calls) == len(set(spy.calls))  # each (kind, text) encoded once
+
+
+def test_bench_uses_the_workspace_s_embedding_model(home, monkeypatch, tiny_semeval):
+    import understudy.embeddings as embeddings
+    from understudy.config import Settings
+
+    Settings.load(home).set("embedding_model", "multilingual-e5-small")
+    asked, spy = [], _KindSpy()
+    monkeypatch.setattr(embeddings, "encoder_for", lambda name: asked.append(name) or spy)
+    doc = _bench_json("semeval2016", str(tiny_semeval), "--system", "embeddings")
+    assert asked == ["multilingual-e5-small"] and {k for k, _ in spy.calls} == {"query", "passage"}
+    assert set(doc["systems"]) == {"embeddings"}
+    first, spy.calls = spy.calls, []
+    again = _bench_json("semeval2016", str(tiny_semeval), "--system", "embeddings")
+    # the candidates' vectors were kept in the workspace: only the queries are encoded again
+    assert spy.calls == [c for c in first if c[0] == "query"]
+    assert again["systems"]["embeddings"]["MAP"] == doc["systems"]["embeddings"]["MAP"]

@@ -41,16 +41,26 @@ def bench(
         "the model as shipped."),
     as_json: bool = typer.Option(False, "--json", help="Print metrics and rankings as JSON."),
 ) -> None:
-    """Rank a public benchmark's candidates with each system and score the rankings."""
+    """Rank a public benchmark's candidates with each system and score the rankings; the
+    embedding systems encode with the workspace's `embedding_model`, as its index does, and keep
+    the candidates' vectors in the workspace, so another subtask or a rerun over the same texts
+    encodes only its queries."""
+    from ..embeddings import encoder_for
+    from ..embeddings.cached import CachedEncoder
     from ..evaluate.bench import bench_json, check_systems, load_benchmark, run_bench, run_models
+    from ..evaluate.systems import EMBEDDED
 
     benchmark = load_benchmark(dataset, path, subtask)
     models = [s.split(":", 1)[1] for s in system or [] if s.startswith("model:")]
     plain = [s for s in system or [] if not s.startswith("model:") and s != "ranker"]
     ranked = "ranker" in (system or []) or (train is not None and not system)
     names = check_systems(benchmark, plain) if plain or not system else []
+    encoder = None
+    if set(EMBEDDED).intersection(names):
+        ws = workspace(ctx)
+        encoder = CachedEncoder(encoder_for(ws.settings.get("embedding_model")), ws.store)
     with show_progress("Loading the embedding model") as progress:
-        results = run_bench(benchmark, names, progress=progress) if names else {}
+        results = run_bench(benchmark, names, encoder, progress=progress) if names else {}
         if ranked:
             from ..evaluate.answer_ranker import run_ranker
 

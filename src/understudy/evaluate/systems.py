@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .. import index
-from ..embeddings import Embedder, get_embedder
+from ..embeddings import BM25_WEIGHTS, Embedder, Kind, get_embedder
 from ..index import BM25, EMBED_CHARS, fuse
 from .data import Benchmark, Query
 
@@ -18,7 +18,9 @@ Progress = Callable[[str, int, int], None]  # (what, done, total)
 
 
 class Ranker:
-    """Scores every query's candidates with each system; encodes each distinct text once."""
+    """Scores every query's candidates with each system; encodes each distinct text once, as
+    the index does: a query with kind="query", a candidate's texts with kind="passage" (e5
+    reads the two with different prefixes; the other models read them alike)."""
 
     def __init__(
         self,
@@ -31,7 +33,7 @@ class Ranker:
         self._embedder = embedder
         self.weight = index.BM25_WEIGHT if weight is None else weight
         self.progress = progress
-        self._vectors: dict[str, np.ndarray] = {}
+        self._vectors: dict[tuple[Kind, str], np.ndarray] = {}
         self._corpora: dict[str, tuple[BM25, dict[str, int]]] = {}
         self._slot_cache: dict[tuple[str, int], _Slots] = {}
 
@@ -41,37 +43,50 @@ class Ranker:
             self._embedder = get_embedder()
         return self._embedder
 
-    def encode(self, texts: list[str]) -> np.ndarray:
-        """Vectors of `texts`, encoding only those not seen before in this run."""
-        todo = list(dict.fromkeys(t for t in texts if t not in self._vectors))
-        step = 256
-        for start in range(0, len(todo), step):
-            chunk = todo[start : start + step]
-            for text, vector in zip(chunk, self.embedder.encode(chunk), strict=True):
-                self._vectors[text] = vector
-            if self.progress:
-                self.progress("encoding", min(start + step, len(todo)), len(todo))
+    @property
+    def default_weight(self) -> float:
+        """The BM25 share the index fuses at with this encoder (the `default` system's)."""
+        return BM25_WEIGHTS.get(self.embedder.name, index.BM25_WEIGHT)
+
+    def encode(self, texts: list[str], kind: Kind = "passage") -> np.ndarray:
+        """Vectors of `texts` read as `kind`, encoding only those not seen before in this run."""
+        self.encode_all([(kind, t) for t in texts])
         if not texts:
             return np.zeros((0, self.embedder.dim), dtype=np.float32)
-        return np.stack([self._vectors[t] for t in texts])
+        return np.stack([self._vectors[kind, t] for t in texts])
+
+    def encode_all(self, pairs: list[tuple[Kind, str]]) -> None:
+        """Encode each (kind, text) not seen before in this run, a kind per batch."""
+        todo = list(dict.fromkeys(p for p in pairs if p not in self._vectors))
+        done, step = 0, 256
+        for kind in ("query", "passage"):
+            texts = [t for k, t in todo if k == kind]
+            for start in range(0, len(texts), step):
+                chunk = texts[start : start + step]
+                vectors = self.embedder.encode(chunk, kind=kind)
+                for text, vector in zip(chunk, vectors, strict=True):
+                    self._vectors[kind, text] = vector
+                done += len(chunk)
+                if self.progress:
+                    self.progress("encoding", done, len(todo))
 
     def prepare(self, systems: list[str]) -> None:
         """Encode up front everything `systems` will need, so progress shows one bar."""
         views = {"item" if s == "default" else "text" for s in systems if s in EMBEDDED}
-        texts = []
+        pairs: list[tuple[Kind, str]] = []
         for view in sorted(views):
             for query in self.benchmark.queries:
-                texts += self._slots(query, view).embed_texts
-        if texts:
-            texts += [q.text[:EMBED_CHARS] for q in self.benchmark.queries]
-            self.encode(texts)
+                pairs += [("passage", t) for t in self._slots(query, view).embed_texts]
+        if pairs:
+            pairs += [("query", q.text[:EMBED_CHARS]) for q in self.benchmark.queries]
+            self.encode_all(pairs)
 
     def signals(self, query: Query, view: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """BM25 and cosine scores of each text slot of `query`, and each slot's candidate."""
         slots = self._slots(query, view)
         if slots.matrix is None:
             slots.matrix = self.encode(slots.embed_texts)
-        vector = self.encode([query.text[:EMBED_CHARS]])[0]
+        vector = self.encode([query.text[:EMBED_CHARS]], kind="query")[0]
         return self._bm25_scores(query, view, slots), slots.matrix @ vector, slots.owners
 
     def scores(self, query: Query, system: str) -> np.ndarray:
@@ -87,7 +102,7 @@ class Ranker:
             if system == "embeddings":
                 values = cosine
             elif system == "default":
-                values = fuse(bm25, cosine, index.BM25_WEIGHT)
+                values = fuse(bm25, cosine, self.default_weight)
             else:
                 values = fuse(bm25, cosine, self.weight)
         best = np.full(len(query.candidates), -np.inf, dtype=np.float64)
