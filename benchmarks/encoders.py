@@ -1,8 +1,8 @@
 """The `embedding_model` encoders compared on every public set through `eval bench`, and speed.
 
 Usage: python3 benchmarks/encoders.py BENCHMARKS_FOLDER [--sets stackfaq,covidfaq,B,A,C]
-           [--models minilm,multilingual-e5-small,mpnet] [--results FILE]
-           [--output docs/benchmarks.md]
+           [--models minilm,multilingual-e5-small,mpnet] [--systems embeddings,default]
+           [--no-speed] [--results FILE] [--output docs/benchmarks.md]
 
 BENCHMARKS_FOLDER holds semeval2016-task3/, stackfaq/stackfaq-dev.json and
 covidfaq/query_answer_pairs.json (as ../shared/benchmarks does). Quality: for each encoder, a
@@ -17,7 +17,9 @@ process, in turns, texts per second and as a ratio to MiniLM on the same texts i
 
 With `--results FILE`, each (encoder, set) result is kept in FILE as it finishes and a later run
 with the same FILE skips what is there, so the slow sets can run apart; the section is written
-from everything in FILE. Speed is measured again on every run, for the sets of that run.
+from everything in FILE (`--sets ""` only writes it). Speed is measured again on every run, for
+the sets and encoders of that run (`--no-speed`: not at all). `--systems` runs one of the two
+systems alone: with A's candidate texts read both ways, one system encodes half of them.
 """
 
 from __future__ import annotations
