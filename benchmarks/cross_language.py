@@ -28,18 +28,15 @@ import json
 import os
 import platform
 import re
-import sys
 import tempfile
 import time
 from collections import defaultdict
 from datetime import UTC, datetime
 from pathlib import Path
 
+import offline  # noqa: F401  (the environment, before any model loads)
+
 HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE))
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
-os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 START, END = "<!-- cross-language:start -->", "<!-- cross-language:end -->"
 TICKETS = HERE / "data" / "cross_language.json"

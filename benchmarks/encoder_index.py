@@ -30,17 +30,14 @@ import os
 import platform
 import shutil
 import statistics
-import sys
 import tempfile
 import time
 from datetime import UTC, datetime
 from pathlib import Path
 
+import offline  # noqa: F401  (the environment, before any model loads)
+
 HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE))
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
-os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 START, END = "<!-- encoder-index:start -->", "<!-- encoder-index:end -->"
 LSTART, LEND = "<!-- encoder-latency:start -->", "<!-- encoder-latency:end -->"

@@ -35,12 +35,10 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
+import offline  # noqa: F401  (the environment, before any model loads)
+
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
-sys.path.insert(0, str(HERE))
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
-os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 START, END = "<!-- encoders:start -->", "<!-- encoders:end -->"
 SPEED_TEXTS = 200

@@ -15,24 +15,18 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import statistics
-import sys
 import tempfile
 from pathlib import Path
 
+import offline  # noqa: F401  (the environment, before any model loads)
+from cross_language import load_tickets
+
+from understudy.demo import load_threads
+from understudy.records import Message, Thread
+from understudy.workspace import Workspace
+
 HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE))
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
-os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
-
-from cross_language import load_tickets  # noqa: E402
-
-from understudy.demo import load_threads  # noqa: E402
-from understudy.records import Message, Thread  # noqa: E402
-from understudy.workspace import Workspace  # noqa: E402
-
 ENGLISH = HERE / "data" / "cross_language_en.json"
 
 
